@@ -44,6 +44,14 @@ public abstract class Tokenizer
     public abstract void Encode(ReadOnlySpan<char> text, List<int> ids, EncodeOptions options);
 
     /// <summary>
+    /// Encodes bytes that need not be valid UTF-8 (binary data, truncated text), so that
+    /// <c>DecodeToBytes</c> gives them back exactly. Valid UTF-8 is encoded as <see cref="Encode(ReadOnlySpan{char}, List{int}, EncodeOptions)"/>
+    /// would; other bytes become byte tokens. Returns false, appending nothing, when this vocabulary
+    /// cannot represent arbitrary bytes (e.g. a SentencePiece model without byte fallback).
+    /// </summary>
+    public virtual bool TryEncodeBytes(ReadOnlySpan<byte> bytes, List<int> ids, EncodeOptions options) => false;
+
+    /// <summary>
     /// Appends the bytes the ids stand for. Sequence-level rules (e.g. SentencePiece dropping the
     /// dummy-prefix space at the start) are applied, so <c>DecodeToBytes(Encode(s))</c> is the UTF-8 of s.
     /// Throws <see cref="ArgumentOutOfRangeException"/> for an id outside the vocabulary.
