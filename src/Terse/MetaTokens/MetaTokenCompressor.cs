@@ -1,0 +1,173 @@
+namespace Terse.MetaTokens;
+
+/// <summary>How runs are chosen to become meta-tokens.</summary>
+public enum MetaTokenStrategy
+{
+    /// <summary>
+    /// Terse's strategy: runs in order of tokens saved with re-counting, then the shortest body for
+    /// that dictionary by dynamic programming, dropping runs that stop paying. The default.
+    /// </summary>
+    Gain,
+
+    /// <summary>The paper's procedure: longest run first, N·K &gt; 1 + N + K. The baseline.</summary>
+    Greedy,
+}
+
+public sealed record MetaTokenOptions
+{
+    public static MetaTokenOptions Default { get; } = new();
+
+    public MetaTokenStrategy Strategy { get; init; } = MetaTokenStrategy.Gain;
+
+    /// <summary>
+    /// Let definitions use earlier meta-tokens (a grammar rather than a flat dictionary): fewer
+    /// tokens, but a model must resolve references inside the dictionary. Gain strategy only.
+    /// </summary>
+    public bool Hierarchical { get; init; }
+
+    /// <summary>
+    /// Longest run considered, in tokens. For Greedy this is the paper's maximum candidate length;
+    /// for Gain it only bounds the work on very repetitive input (longer repeats are still covered,
+    /// in pieces of this length).
+    /// </summary>
+    public int? MaxRunLength { get; init; }
+
+    internal int EffectiveMaxRunLength => MaxRunLength ?? (Strategy == MetaTokenStrategy.Greedy ? DefaultGreedyMaxRunLength : DefaultGainMaxRunLength);
+
+    public const int DefaultGreedyMaxRunLength = 32;
+    public const int DefaultGainMaxRunLength = 256;
+}
+
+/// <summary>Lossless meta-token compression of token id sequences (any tokenizer).</summary>
+public static class MetaTokenCompressor
+{
+    /// <summary>
+    /// Compresses <paramref name="ids"/> (each in [0, <paramref name="baseVocabularySize"/>)).
+    /// The result expands back to exactly <paramref name="ids"/>; with the Gain strategy its
+    /// <see cref="MetaTokenSequence.OutputTokenCount"/> never exceeds the input length.
+    /// </summary>
+    public static MetaTokenSequence Compress(ReadOnlySpan<int> ids, int baseVocabularySize, MetaTokenOptions? options = null)
+    {
+        options ??= MetaTokenOptions.Default;
+        if (baseVocabularySize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(baseVocabularySize), baseVocabularySize, "the base vocabulary size must be positive");
+        int maxLength = options.EffectiveMaxRunLength;
+        if (maxLength < 2)
+            throw new ArgumentOutOfRangeException(nameof(options), maxLength, "the maximum run length must be at least 2");
+        if (options.Hierarchical && options.Strategy != MetaTokenStrategy.Gain)
+            throw new ArgumentException("hierarchical meta-tokens are available with the gain strategy only", nameof(options));
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)baseVocabularySize)
+                throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"token id {ids[i]} at position {i} is outside the base vocabulary (0..{baseVocabularySize - 1})");
+
+        var text = ids.ToArray();
+        var index = new RepeatIndex(text);
+        if (options.Strategy == MetaTokenStrategy.Greedy)
+        {
+            var (definitions, body) = GreedySelection.Compress(index, maxLength, baseVocabularySize);
+            return new MetaTokenSequence(baseVocabularySize, definitions, body);
+        }
+
+        var flat = CompressGain(index, baseVocabularySize, maxLength);
+        var result = options.Hierarchical ? Hierarchy.Deepen(flat, maxLength) : flat;
+        // The dictionary's two delimiters are paid once: a dictionary saving less is not worth it.
+        return result.OutputTokenCount < text.Length ? result : new MetaTokenSequence(baseVocabularySize, [], text);
+    }
+
+    private const int MaxFlatRounds = 8;
+
+    /// <summary>
+    /// Gain selection, optimal parse and pruning; then refinement rounds. Choosing the largest
+    /// saving first can take a short frequent run (" of the") that cuts through longer repeats;
+    /// a round selects again over the current body, where those long repeats show up as runs of
+    /// symbols (a run there is still defined flat, in base tokens), and re-parses the original with
+    /// the old and new runs together. A round is kept only if the total shrinks.
+    /// Definitions are numbered by first use in the body.
+    /// </summary>
+    internal static MetaTokenSequence CompressGain(RepeatIndex index, int metaBase, int maxLength)
+    {
+        var runs = GainSelection.Select(index, maxLength);
+        var body = ParseAndPrune(index, ref runs, metaBase);
+        long cost = FlatCost(body, runs);
+        for (int round = 0; round < MaxFlatRounds; round++)
+        {
+            var bodyIndex = new RepeatIndex(body);
+            var current = runs;
+            var found = GainSelection.Select(bodyIndex, maxLength, symbol => symbol < metaBase ? 1 : current[symbol - metaBase].Length);
+            if (found.Count == 0)
+                break;
+            var extended = new List<RepeatedRun>(runs);
+            var known = new HashSet<(int, int)>(runs.Select(r => (r.Lb, r.Length)));
+            var pattern = new List<int>();
+            foreach (var run in found)
+            {
+                pattern.Clear();
+                foreach (int symbol in bodyIndex.Text.AsSpan(bodyIndex.Sa[run.Lb], run.Length))
+                {
+                    if (symbol < metaBase)
+                        pattern.Add(symbol);
+                    else
+                        pattern.AddRange(index.Text.AsSpan(index.Sa[current[symbol - metaBase].Lb], current[symbol - metaBase].Length));
+                }
+                var (lb, rb) = index.Find(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pattern));
+                if (rb > lb && known.Add((lb, pattern.Count)))
+                    extended.Add(new RepeatedRun(lb, rb, pattern.Count));
+            }
+            var newBody = ParseAndPrune(index, ref extended, metaBase);
+            long newCost = FlatCost(newBody, extended);
+            if (newCost >= cost)
+                break;
+            (runs, body, cost) = (extended, newBody, newCost);
+        }
+        return Renumber(index, runs, body, metaBase, metaBase);
+    }
+
+    /// <summary>Optimal parse with pruning; keeps only the runs still used (body ids renumbered to match).</summary>
+    private static int[] ParseAndPrune(RepeatIndex index, ref List<RepeatedRun> runs, int metaBase)
+    {
+        var active = new bool[runs.Count];
+        Array.Fill(active, true);
+        var body = new OptimalParse(index, runs).ParseAndPrune(metaBase, active);
+        var newIndex = new int[runs.Count];
+        var kept = new List<RepeatedRun>();
+        for (int r = 0; r < runs.Count; r++)
+        {
+            if (!active[r])
+                continue;
+            newIndex[r] = kept.Count;
+            kept.Add(runs[r]);
+        }
+        for (int i = 0; i < body.Length; i++)
+            if (body[i] >= metaBase)
+                body[i] = metaBase + newIndex[body[i] - metaBase];
+        runs = kept;
+        return body;
+    }
+
+    private static long FlatCost(int[] body, List<RepeatedRun> runs) => body.Length + runs.Sum(r => 1L + r.Length);
+
+    /// <summary>
+    /// Gives the runs used in <paramref name="body"/> (written as <c>runBase + r</c>) consecutive
+    /// meta-token ids from <paramref name="metaBase"/> in order of first use.
+    /// </summary>
+    private static MetaTokenSequence Renumber(RepeatIndex index, List<RepeatedRun> runs, int[] body, int runBase, int metaBase)
+    {
+        var newId = new int[runs.Count];
+        Array.Fill(newId, -1);
+        var definitions = new List<int[]>();
+        for (int i = 0; i < body.Length; i++)
+        {
+            int r = body[i] - runBase;
+            if (r < 0)
+                continue;
+            if (newId[r] < 0)
+            {
+                newId[r] = definitions.Count;
+                var run = runs[r];
+                definitions.Add(index.Text.AsSpan(index.Sa[run.Lb], run.Length).ToArray());
+            }
+            body[i] = metaBase + newId[r];
+        }
+        return new MetaTokenSequence(metaBase, definitions, body);
+    }
+}

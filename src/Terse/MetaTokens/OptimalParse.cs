@@ -1,0 +1,127 @@
+namespace Terse.MetaTokens;
+
+/// <summary>
+/// The "gain" strategy, step 2: for a fixed set of runs, the shortest body is a shortest path over
+/// positions (an edge of length 1 for a literal symbol, one of length L for each run occurring at a
+/// position), found exactly by dynamic programming. Runs whose uses in that body no longer pay for
+/// their definition are dropped and the body re-parsed, until every remaining run pays: each step
+/// leaves the total (body + dictionary) no larger, so the result is never worse than the
+/// replacements the selection made.
+/// </summary>
+internal sealed class OptimalParse
+{
+    private readonly int[] text;
+    private readonly IReadOnlyList<RepeatedRun> runs;
+    private readonly int[] edgeStart; // CSR: runs occurring at position p are edges[edgeStart[p]..edgeStart[p+1])
+    private readonly int[] edges;
+
+    public OptimalParse(RepeatIndex index, IReadOnlyList<RepeatedRun> runs)
+    {
+        text = index.Text;
+        this.runs = runs;
+        int n = text.Length;
+        edgeStart = new int[n + 1];
+        var sa = index.Sa;
+        foreach (var run in runs)
+            for (int i = run.Lb; i <= run.Rb; i++)
+                edgeStart[sa[i] + 1]++;
+        for (int p = 0; p < n; p++)
+            edgeStart[p + 1] += edgeStart[p];
+        edges = new int[edgeStart[n]];
+        var fill = edgeStart.AsSpan(0, n).ToArray();
+        for (int r = 0; r < runs.Count; r++)
+            for (int i = runs[r].Lb; i <= runs[r].Rb; i++)
+                edges[fill[index.Sa[i]]++] = r;
+    }
+
+    /// <summary>
+    /// Parses with the runs that pay for themselves. Returns the body with run r written as
+    /// <c>metaBase + r</c>, and sets <paramref name="active"/>[r] to whether run r is used.
+    /// </summary>
+    public int[] ParseAndPrune(int metaBase, bool[] active)
+    {
+        var uses = new int[runs.Count];
+        while (true)
+        {
+            var choice = ShortestParse(active);
+            Array.Clear(uses);
+            int bodyLength = 0;
+            for (int p = 0; p < text.Length; bodyLength++)
+            {
+                int r = choice[p];
+                if (r < 0)
+                {
+                    p++;
+                }
+                else
+                {
+                    uses[r]++;
+                    p += runs[r].Length;
+                }
+            }
+            bool dropped = false;
+            for (int r = 0; r < runs.Count; r++)
+            {
+                if (active[r] && GainSelection.Saving(uses[r], runs[r].Length) <= 0)
+                {
+                    active[r] = false;
+                    dropped = true;
+                }
+            }
+            if (!dropped)
+                return WriteBody(choice, bodyLength, metaBase);
+        }
+    }
+
+    /// <summary>choice[p] = run to use at p on a shortest parse of the suffix from p, or −1 for a literal.</summary>
+    private int[] ShortestParse(bool[] active)
+    {
+        int n = text.Length;
+        var cost = new int[n + 1];
+        var choice = new int[n];
+        for (int p = n - 1; p >= 0; p--)
+        {
+            int best = cost[p + 1] + 1;
+            int bestRun = -1;
+            int bestLength = 1;
+            for (int e = edgeStart[p]; e < edgeStart[p + 1]; e++)
+            {
+                int r = edges[e];
+                if (!active[r])
+                    continue;
+                int length = runs[r].Length;
+                int c = cost[p + length] + 1;
+                // On a tie prefer the run (then the longer one): more uses keep a run worth its definition.
+                if (c < best || (c == best && length > bestLength))
+                {
+                    best = c;
+                    bestRun = r;
+                    bestLength = length;
+                }
+            }
+            cost[p] = best;
+            choice[p] = bestRun;
+        }
+        return choice;
+    }
+
+    private int[] WriteBody(int[] choice, int bodyLength, int metaBase)
+    {
+        var body = new int[bodyLength];
+        int at = 0;
+        for (int p = 0; p < text.Length;)
+        {
+            int r = choice[p];
+            if (r < 0)
+            {
+                body[at++] = text[p++];
+            }
+            else
+            {
+                body[at++] = metaBase + r;
+                p += runs[r].Length;
+            }
+        }
+        return body;
+    }
+}
