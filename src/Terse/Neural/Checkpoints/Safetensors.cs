@@ -12,6 +12,13 @@ namespace Terse.Neural.Checkpoints;
 /// </summary>
 public static class Safetensors
 {
+    /// <summary>
+    /// The metadata PyTorch writers put in model and adapter files. Hugging Face transformers checks
+    /// it when loading (versions differ on a missing entry), so pass this when writing for it.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> PyTorchMetadata { get; } =
+        new Dictionary<string, string> { ["format"] = "pt" }.AsReadOnly();
+
     /// <summary>Opens a file and validates its header; tensor data is read only when asked for.</summary>
     public static SafetensorsReader Open(string path)
     {
