@@ -46,7 +46,8 @@ public static class MetaTokenCompressor
     /// The result expands back to exactly <paramref name="ids"/>; with the Gain strategy its
     /// <see cref="MetaTokenSequence.OutputTokenCount"/> never exceeds the input length.
     /// </summary>
-    public static MetaTokenSequence Compress(ReadOnlySpan<int> ids, int baseVocabularySize, MetaTokenOptions? options = null)
+    /// <param name="progress">Receives the fraction done (0..1) between phases.</param>
+    public static MetaTokenSequence Compress(ReadOnlySpan<int> ids, int baseVocabularySize, MetaTokenOptions? options = null, IProgress<double>? progress = null)
     {
         options ??= MetaTokenOptions.Default;
         if (baseVocabularySize <= 0)
@@ -62,6 +63,7 @@ public static class MetaTokenCompressor
 
         var text = ids.ToArray();
         var index = new RepeatIndex(text);
+        progress?.Report(0.3);
         if (options.Strategy == MetaTokenStrategy.Greedy)
         {
             var (definitions, body) = GreedySelection.Compress(index, maxLength, baseVocabularySize);
@@ -69,6 +71,7 @@ public static class MetaTokenCompressor
         }
 
         var flat = CompressGain(index, baseVocabularySize, maxLength);
+        progress?.Report(options.Hierarchical ? 0.7 : 1);
         var result = options.Hierarchical ? Hierarchy.Deepen(flat, maxLength) : flat;
         // The dictionary's two delimiters are paid once: a dictionary saving less is not worth it.
         return result.OutputTokenCount < text.Length ? result : new MetaTokenSequence(baseVocabularySize, [], text);
