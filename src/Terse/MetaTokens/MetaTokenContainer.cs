@@ -155,8 +155,8 @@ public static class MetaTokenContainer
     private static int ReadCount(ReadOnlySpan<byte> data, ref int at, int min, int max, string what, bool boundedByRemaining = true)
     {
         int start = at;
-        int limit = boundedByRemaining ? Math.Min(max, data.Length - at) : max;
         ulong value = ReadVarInt(data, ref at, what);
+        int limit = boundedByRemaining ? Math.Min(max, data.Length - at) : max;
         if (value < (ulong)min || value > (ulong)Math.Max(limit, 0))
             throw new InvalidDataException($"meta-token container: {what} {value} at byte {start} is out of range {min}..{Math.Max(limit, 0)}");
         return (int)value;
