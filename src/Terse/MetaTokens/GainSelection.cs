@@ -65,24 +65,46 @@ internal sealed class GainSelection
         var sa = index.Sa;
         int n = index.Text.Length;
         var coverage = new CoverageBits(n);
-        var heap = new PriorityQueue<int, Key>(
-            candidates.Select((candidate, c) => (c, new Key(UpperBound(candidate), candidate.Length, c))), KeyComparer.Instance);
+        // Candidates are visited in order of their first key straight from a sorted array (memory
+        // friendly: most are looked at once); only those pushed back after a re-count go to a heap.
+        var ordered = candidates.ToArray();
+        var firstKeys = new long[ordered.Length];
+        for (int c = 0; c < ordered.Length; c++)
+            firstKeys[c] = -KeyOf(UpperBound(ordered[c]), ordered[c].Length);
+        Array.Sort(firstKeys, ordered);
+        var heap = new MaxHeap(1024);
+        int nextFirst = 0;
 
         // Occurrence lists, sorted, stored on first evaluation in one pool; they only shrink.
         var pool = new int[Math.Max(1024, n)];
         int poolUsed = 0;
-        var poolStart = new int[candidates.Count];
+        var poolStart = new int[ordered.Length];
         Array.Fill(poolStart, -1);
-        var positionCounts = new int[candidates.Count];
+        var positionCounts = new int[ordered.Length];
         var taken = new List<int>();
         var chosen = new List<RepeatedRun>();
         var rooms = new int[64];
         var lengthScratch = new int[64];
-        while (heap.TryDequeue(out int c, out var key))
+        while (true)
         {
-            if (key.Saving <= 0)
+            int c;
+            long key;
+            if (nextFirst < ordered.Length && (heap.Count == 0 || -firstKeys[nextFirst] >= heap.TopKey))
+            {
+                c = nextFirst;
+                key = -firstKeys[nextFirst++];
+            }
+            else if (heap.Count > 0)
+            {
+                (c, key) = heap.Pop();
+            }
+            else
+            {
                 break;
-            var candidate = candidates[c];
+            }
+            if (SavingOf(key) <= 0)
+                break;
+            var candidate = ordered[c];
             // However it is cut, the run cannot be used more often than the free positions allow.
             int uncovered = n - coverage.CoveredCount;
             if ((long)(uncovered / candidate.ShortestLength) * (candidate.Length - 1) - 1 - candidate.ShortestLength <= 0)
@@ -97,7 +119,7 @@ internal sealed class GainSelection
                 if (poolUsed + k > pool.Length)
                     Array.Resize(ref pool, Math.Max(pool.Length * 2, poolUsed + k));
                 sa.AsSpan(candidate.Lb, k).CopyTo(pool.AsSpan(poolUsed));
-                pool.AsSpan(poolUsed, k).Sort();
+                SortSmall(pool.AsSpan(poolUsed, k));
                 poolStart[c] = poolUsed;
                 positionCounts[c] = k;
                 poolUsed += k;
@@ -135,10 +157,11 @@ internal sealed class GainSelection
             }
             if (saving <= 0)
                 continue;
-            var current = new Key(saving, length, c);
-            if (heap.TryPeek(out _, out var next) && KeyComparer.Instance.Compare(current, next) > 0)
+            long current = KeyOf(saving, length);
+            long nextKey = Math.Max(nextFirst < ordered.Length ? -firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
+            if (current < nextKey)
             {
-                heap.Enqueue(c, current);
+                heap.Push(c, current);
                 continue;
             }
             taken.Clear();
@@ -242,21 +265,96 @@ internal sealed class GainSelection
         public int ShortestLength => Math.Max(ParentDepth + 1, 2);
     }
 
-    /// <summary>Heap order: larger saving first, then longer run, then the candidate found first (deterministic).</summary>
-    private readonly record struct Key(long Saving, int Length, int Candidate);
+    /// <summary>Heap order: larger saving first, then the longer run. Savings stay far below 2^50.</summary>
+    private static long KeyOf(long saving, int length) => (Math.Min(saving, 1L << 50) << 12) | (uint)Math.Min(length, 4095);
 
-    private sealed class KeyComparer : IComparer<Key>
+    private static long SavingOf(long key) => key >> 12;
+
+    private static void SortSmall(Span<int> values)
     {
-        public static readonly KeyComparer Instance = new();
-
-        public int Compare(Key a, Key b)
+        if (values.Length > 16)
         {
-            if (a.Saving != b.Saving)
-                return b.Saving.CompareTo(a.Saving);
-            if (a.Length != b.Length)
-                return b.Length.CompareTo(a.Length);
-            return a.Candidate.CompareTo(b.Candidate);
+            values.Sort();
+            return;
         }
+        for (int i = 1; i < values.Length; i++)
+        {
+            int v = values[i], j = i - 1;
+            while (j >= 0 && values[j] > v)
+            {
+                values[j + 1] = values[j];
+                j--;
+            }
+            values[j + 1] = v;
+        }
+    }
+
+    /// <summary>A binary max-heap of (candidate, key) on parallel arrays, ties to the smaller candidate so runs are reproducible.</summary>
+    private sealed class MaxHeap(int capacity)
+    {
+        private long[] keys = new long[Math.Max(capacity, 16)];
+        private int[] items = new int[Math.Max(capacity, 16)];
+
+        public int Count { get; private set; }
+
+        public long TopKey => keys[0];
+
+        public void Push(int item, long key)
+        {
+            if (Count == keys.Length)
+            {
+                Array.Resize(ref keys, Count * 2);
+                Array.Resize(ref items, Count * 2);
+            }
+            int i = Count++;
+            while (i > 0)
+            {
+                int parent = (i - 1) >> 1;
+                if (!Before(key, item, keys[parent], items[parent]))
+                    break;
+                keys[i] = keys[parent];
+                items[i] = items[parent];
+                i = parent;
+            }
+            keys[i] = key;
+            items[i] = item;
+        }
+
+        public (int Item, long Key) Pop()
+        {
+            var top = (items[0], keys[0]);
+            Count--;
+            if (Count > 0)
+            {
+                keys[0] = keys[Count];
+                items[0] = items[Count];
+                SiftDown(0);
+            }
+            return top;
+        }
+
+        private void SiftDown(int i)
+        {
+            long key = keys[i];
+            int item = items[i];
+            while (true)
+            {
+                int child = 2 * i + 1;
+                if (child >= Count)
+                    break;
+                if (child + 1 < Count && Before(keys[child + 1], items[child + 1], keys[child], items[child]))
+                    child++;
+                if (!Before(keys[child], items[child], key, item))
+                    break;
+                keys[i] = keys[child];
+                items[i] = items[child];
+                i = child;
+            }
+            keys[i] = key;
+            items[i] = item;
+        }
+
+        private static bool Before(long keyA, int itemA, long keyB, int itemB) => keyA > keyB || (keyA == keyB && itemA < itemB);
     }
 
     private struct CandidateCollector : RepeatIndex.INodeVisitor

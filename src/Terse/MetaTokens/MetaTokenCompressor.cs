@@ -83,8 +83,10 @@ public static class MetaTokenCompressor
     /// Gain selection, optimal parse and pruning; then refinement rounds. Choosing the largest
     /// saving first can take a short frequent run (" of the") that cuts through longer repeats;
     /// a round selects again over the current body, where those long repeats show up as runs of
-    /// symbols (a run there is still defined flat, in base tokens), and re-parses the original with
-    /// the old and new runs together. A round is kept only if the total shrinks.
+    /// symbols. A new run is still defined flat (in base tokens), so its entry costs 1 + its
+    /// expanded length. The round parses the body with the new runs, then writes back in full any
+    /// old meta-token that no longer pays for its entry; it is kept only if the total shrinks.
+    /// Last, the original is parsed once more, optimally, with every run kept.
     /// Definitions are numbered by first use in the body.
     /// </summary>
     internal static MetaTokenSequence CompressGain(RepeatIndex index, int metaBase, int maxLength)
@@ -92,37 +94,89 @@ public static class MetaTokenCompressor
         var runs = GainSelection.Select(index, maxLength);
         var body = ParseAndPrune(index, ref runs, metaBase);
         long cost = FlatCost(body, runs);
-        for (int round = 0; round < MaxFlatRounds; round++)
+        for (int round = 0; round < MaxFlatRounds && runs.Count > 0; round++)
         {
-            var bodyIndex = new RepeatIndex(body);
-            var current = runs;
-            var found = GainSelection.Select(bodyIndex, maxLength, symbol => symbol < metaBase ? 1 : current[symbol - metaBase].Length);
-            if (found.Count == 0)
+            var next = RefineOnce(index, runs, body, metaBase, maxLength);
+            if (next is null)
                 break;
-            var extended = new List<RepeatedRun>(runs);
-            var known = new HashSet<(int, int)>(runs.Select(r => (r.Lb, r.Length)));
-            var pattern = new List<int>();
-            foreach (var run in found)
-            {
-                pattern.Clear();
-                foreach (int symbol in bodyIndex.Text.AsSpan(bodyIndex.Sa[run.Lb], run.Length))
-                {
-                    if (symbol < metaBase)
-                        pattern.Add(symbol);
-                    else
-                        pattern.AddRange(index.Text.AsSpan(index.Sa[current[symbol - metaBase].Lb], current[symbol - metaBase].Length));
-                }
-                var (lb, rb) = index.Find(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pattern));
-                if (rb > lb && known.Add((lb, pattern.Count)))
-                    extended.Add(new RepeatedRun(lb, rb, pattern.Count));
-            }
-            var newBody = ParseAndPrune(index, ref extended, metaBase);
-            long newCost = FlatCost(newBody, extended);
-            if (newCost >= cost)
+            long nextCost = FlatCost(next.Value.Body, next.Value.Runs);
+            if (nextCost >= cost)
                 break;
-            (runs, body, cost) = (extended, newBody, newCost);
+            bool small = cost - nextCost < cost / 100;
+            (runs, body, cost) = (next.Value.Runs, next.Value.Body, nextCost);
+            if (small)
+                break; // another round would not find much more
         }
+        if (runs.Count > 0)
+            body = ParseAndPrune(index, ref runs, metaBase);
         return Renumber(index, runs, body, metaBase, metaBase);
+    }
+
+    /// <summary>One refinement round over the body; null when it finds nothing.</summary>
+    private static (List<RepeatedRun> Runs, int[] Body)? RefineOnce(RepeatIndex index, List<RepeatedRun> runs, int[] body, int metaBase, int maxLength)
+    {
+        var bodyIndex = new RepeatIndex(body);
+        var found = GainSelection.Select(bodyIndex, maxLength, symbol => symbol < metaBase ? 1 : runs[symbol - metaBase].Length);
+        if (found.Count == 0)
+            return null;
+
+        // Flat definitions of the new runs, and where they occur in the original.
+        var allRuns = new List<RepeatedRun>(runs);
+        var costs = new long[found.Count];
+        var pattern = new List<int>();
+        for (int f = 0; f < found.Count; f++)
+        {
+            pattern.Clear();
+            foreach (int symbol in bodyIndex.Text.AsSpan(bodyIndex.Sa[found[f].Lb], found[f].Length))
+                AppendExpanded(index, runs, symbol, metaBase, pattern);
+            var (lb, rb) = index.Find(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pattern));
+            allRuns.Add(new RepeatedRun(lb, rb, pattern.Count));
+            costs[f] = 1 + pattern.Count;
+        }
+        var active = new bool[found.Count];
+        Array.Fill(active, true);
+        int newBase = metaBase + runs.Count;
+        var parsed = new OptimalParse(bodyIndex, found).ParseAndPrune(newBase, active, costs);
+
+        // Old meta-tokens whose remaining uses no longer pay are written back out.
+        var uses = new long[allRuns.Count];
+        foreach (int symbol in parsed)
+            if (symbol >= metaBase)
+                uses[symbol - metaBase]++;
+        var keep = new bool[allRuns.Count];
+        for (int r = 0; r < allRuns.Count; r++)
+            keep[r] = r < runs.Count ? GainSelection.Saving(uses[r], allRuns[r].Length) > 0 : active[r - runs.Count];
+        var newId = new int[allRuns.Count];
+        var kept = new List<RepeatedRun>();
+        for (int r = 0; r < allRuns.Count; r++)
+        {
+            if (!keep[r])
+                continue;
+            newId[r] = kept.Count;
+            kept.Add(allRuns[r]);
+        }
+        var newBody = new List<int>(parsed.Length);
+        foreach (int symbol in parsed)
+        {
+            if (symbol < metaBase)
+                newBody.Add(symbol);
+            else if (keep[symbol - metaBase])
+                newBody.Add(metaBase + newId[symbol - metaBase]);
+            else
+                AppendExpanded(index, runs, symbol, metaBase, newBody);
+        }
+        return (kept, newBody.ToArray());
+    }
+
+    private static void AppendExpanded(RepeatIndex index, List<RepeatedRun> runs, int symbol, int metaBase, List<int> output)
+    {
+        if (symbol < metaBase)
+        {
+            output.Add(symbol);
+            return;
+        }
+        var run = runs[symbol - metaBase];
+        output.AddRange(index.Text.AsSpan(index.Sa[run.Lb], run.Length));
     }
 
     /// <summary>Optimal parse with pruning; keeps only the runs still used (body ids renumbered to match).</summary>

@@ -38,7 +38,10 @@ internal sealed class OptimalParse
     /// Parses with the runs that pay for themselves. Returns the body with run r written as
     /// <c>metaBase + r</c>, and sets <paramref name="active"/>[r] to whether run r is used.
     /// </summary>
-    public int[] ParseAndPrune(int metaBase, bool[] active)
+    /// <param name="definitionCosts">
+    /// Tokens each run's dictionary entry costs; null: 1 + its length (a run of plain tokens).
+    /// </param>
+    public int[] ParseAndPrune(int metaBase, bool[] active, long[]? definitionCosts = null)
     {
         var uses = new int[runs.Count];
         while (true)
@@ -62,7 +65,8 @@ internal sealed class OptimalParse
             bool dropped = false;
             for (int r = 0; r < runs.Count; r++)
             {
-                if (active[r] && GainSelection.Saving(uses[r], runs[r].Length) <= 0)
+                long cost = definitionCosts?[r] ?? 1 + runs[r].Length;
+                if (active[r] && GainSelection.Saving(uses[r], runs[r].Length, cost) <= 0)
                 {
                     active[r] = false;
                     dropped = true;

@@ -162,28 +162,34 @@ internal static class SuffixArray
         return sa;
     }
 
-    private static void Induce(int[] s, int[] sa, bool[] isS, int[] lms, int[] bucketStart, int[] sStart, int[] buffer)
+    /// <summary>Induced sorting from the given LMS order: L-type suffixes left to right, then S-type right to left.</summary>
+    private static unsafe void Induce(int[] s, int[] sa, bool[] isS, int[] lms, int[] bucketStart, int[] sStart, int[] buffer)
     {
         int n = s.Length;
-        Array.Fill(sa, -1);
-        int upper = sStart.Length - 1;
-        Array.Copy(sStart, buffer, upper + 1);
-        foreach (int d in lms)
-            sa[buffer[s[d]]++] = d;
-        Array.Copy(bucketStart, buffer, upper + 2);
-        sa[buffer[s[n - 1]]++] = n - 1;
-        for (int i = 0; i < n; i++)
+        // The hot loops index with values read from the arrays themselves; pointers skip bounds checks
+        // that the JIT cannot remove (every index is a valid position by construction).
+        fixed (int* text = s, suffixes = sa, bucket = buffer)
+        fixed (bool* sType = isS)
         {
-            int v = sa[i];
-            if (v >= 1 && !isS[v - 1])
-                sa[buffer[s[v - 1]]++] = v - 1;
-        }
-        Array.Copy(bucketStart, buffer, upper + 2);
-        for (int i = n - 1; i >= 0; i--)
-        {
-            int v = sa[i];
-            if (v >= 1 && isS[v - 1])
-                sa[--buffer[s[v - 1] + 1]] = v - 1;
+            new Span<int>(suffixes, n).Fill(-1);
+            sStart.CopyTo(buffer, 0);
+            foreach (int d in lms)
+                suffixes[bucket[text[d]]++] = d;
+            bucketStart.CopyTo(buffer, 0);
+            suffixes[bucket[text[n - 1]]++] = n - 1;
+            for (int i = 0; i < n; i++)
+            {
+                int v = suffixes[i] - 1;
+                if (v >= 0 && !sType[v])
+                    suffixes[bucket[text[v]]++] = v;
+            }
+            bucketStart.CopyTo(buffer, 0);
+            for (int i = n - 1; i >= 0; i--)
+            {
+                int v = suffixes[i] - 1;
+                if (v >= 0 && sType[v])
+                    suffixes[--bucket[text[v] + 1]] = v;
+            }
         }
     }
 
