@@ -265,7 +265,7 @@ public sealed class Llama2cTokenizer : Tokenizer
     /// <summary>Every split of a mergeable token into two tokens (as byte strings), keyed by the two ids.</summary>
     private PairMergeTable BuildMerges()
     {
-        var pairs = new Dictionary<long, int>();
+        var pairs = PairMergeTable.NewPairDictionary();
         for (int id = 0; id < _pieces.Length; id++)
         {
             // NaN, -inf and anything at or below the floor never beat run.c's initial best score.

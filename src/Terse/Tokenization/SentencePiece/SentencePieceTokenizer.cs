@@ -99,7 +99,7 @@ public sealed class SentencePieceTokenizer : Tokenizer
         var pseudo = new List<int>();
         _merges = model.ModelType == SentencePieceModelType.Bpe
             ? BuildMerges(pseudo)
-            : new PairMergeTable(new Dictionary<long, int>(), model.Scores);
+            : new PairMergeTable(PairMergeTable.NewPairDictionary(), model.Scores);
         _codePointOfPseudo = pseudo.ToArray();
 
         _userDefined = new LongestMatcher(_mergeable.Where(p => model.Types[p.Value] == PieceType.UserDefined));
@@ -368,7 +368,7 @@ public sealed class SentencePieceTokenizer : Tokenizer
     {
         int count = _model.Pieces.Length;
         var lookup = _mergeable.GetAlternateLookup<ReadOnlySpan<char>>();
-        var pairs = new Dictionary<long, int>();
+        var pairs = PairMergeTable.NewPairDictionary();
         foreach (var (piece, id) in _mergeable)
         {
             for (int split = 1; split < piece.Length; split++)
