@@ -185,6 +185,26 @@ public class SentencePieceTokenizerTests
     }
 
     [Fact]
+    public void Generated_pieces_print_as_run_c_would_with_the_exported_vocabulary()
+    {
+        var baby = Load(BabyLlama);
+        const string text = "Once upon a time, there was a little girl named Lily.";
+        var ids = baby.Encode(text, new EncodeOptions(AddBos: true));
+        var printed = new List<byte>();
+        for (int i = 1; i < ids.Length; i++)
+            printed.AddRange(baby.GeneratedPieceBytes(ids[i - 1], ids[i]).ToArray());
+        Assert.Equal(text, Encoding.UTF8.GetString(printed.ToArray()));
+        Assert.Equal("\n</s>\n", Encoding.UTF8.GetString(baby.GeneratedPieceBytes(ids[1], baby.EosId!.Value)));
+
+        // On Llama 2 the export is the shipped llama2.c tokenizer.bin, so both print alike.
+        var model = Load(Llama2);
+        var exported = Llama2cTokenizerTests.Load("tokenizers/llama2_tokenizer_llama2c.bin");
+        foreach (int previous in new[] { 1, 2, 13, 15043 })
+            for (int token = 0; token < model.VocabularySize; token += 7)
+                Assert.True(model.GeneratedPieceBytes(previous, token).SequenceEqual(exported.GeneratedPieceBytes(previous, token)), $"{previous} {token}");
+    }
+
+    [Fact]
     public void Fingerprints_identify_the_vocabulary()
     {
         Assert.True(Load(Llama2).Fingerprint.SequenceEqual(SentencePieceTokenizer.Load(TestData.Path(Llama2)).Fingerprint));

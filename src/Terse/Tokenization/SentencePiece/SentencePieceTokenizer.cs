@@ -144,6 +144,28 @@ public sealed class SentencePieceTokenizer : Tokenizer
 
     public PieceType TypeOf(int id) => _model.Types[CheckId(id)];
 
+    /// <summary>
+    /// What karpathy/llama2.c's run.c would print for <paramref name="token"/> after
+    /// <paramref name="previousToken"/> if this vocabulary were exported to its <c>tokenizer.bin</c>
+    /// (▁ as a space, BOS/EOS as "\n&lt;s&gt;\n"/"\n&lt;/s&gt;\n"): see
+    /// <see cref="Llama2c.Llama2cTokenizer.GeneratedPieceBytes"/>. Lets a llama2.c model trained on a
+    /// SentencePiece vocabulary (e.g. BabyLlama's tok105, which has no .bin) print as run.c does.
+    /// </summary>
+    public ReadOnlySpan<byte> GeneratedPieceBytes(int previousToken, int token)
+    {
+        _llama2cPieces ??= ExportLlama2cPieces();
+        return Llama2c.Llama2cTokenizer.RunCPrinted(_llama2cPieces[CheckId(token)], afterBos: previousToken == _bosId);
+    }
+
+    private byte[][]? _llama2cPieces;
+
+    /// <summary>The pieces as llama2.c's tokenizer export writes them.</summary>
+    private byte[][] ExportLlama2cPieces() =>
+        Enumerable.Range(0, _model.Pieces.Length).Select(id =>
+            id == _bosId ? "\n<s>\n"u8.ToArray()
+            : id == _eosId ? "\n</s>\n"u8.ToArray()
+            : Encoding.UTF8.GetBytes(_model.Pieces[id].Replace(SpaceSymbol, ' '))).ToArray();
+
     public override void Encode(ReadOnlySpan<char> text, List<int> ids, EncodeOptions options)
     {
         if (options.AddBos && _bosId is int bos)
