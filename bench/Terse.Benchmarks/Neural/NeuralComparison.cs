@@ -16,6 +16,13 @@ internal static class NeuralComparison
             case "gemm":
                 GemmRate.Report(Console.Out);
                 return 0;
+            case "decode":
+            {
+                var model = Terse.Neural.Checkpoints.Llama2cCheckpoint.Load(args[1]);
+                int steps = args.Length > 2 && int.TryParse(args[2], out int n) ? n : model.Config.MaxSequenceLength;
+                Console.WriteLine($"{Path.GetFileName(args[1])}: decode {DecodeRate.Generate(model, steps):F0} tok/s, prefill {DecodeRate.Prefill(model, steps):F0} tok/s (threads {Compute.Threads})");
+                return 0;
+            }
             default:
                 Console.Error.WriteLine($"unknown neural benchmark '{what}' (gemm)");
                 return 1;
