@@ -46,7 +46,7 @@ public sealed class LlamaModel
         Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta);
     }
 
-    public LlamaConfig Config { get; }
+    public LlamaConfig Config { get; private set; }
 
     public ParameterSet Parameters { get; }
 
@@ -89,6 +89,35 @@ public sealed class LlamaModel
     {
         double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
         return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="count"/> rows to the vocabulary — the token embedding and, when untied,
+    /// the classifier — for new tokens (e.g. learned compression tokens). They get ids
+    /// VocabSize … VocabSize + count − 1 (the first is returned) and small random values
+    /// (N(0, σ²) with σ the standard deviation of the existing rows, seeded). Existing rows are
+    /// untouched and marked with <see cref="Parameter.FrozenRows"/> so that training can leave them
+    /// alone. Sessions and passes made before must be recreated.
+    /// </summary>
+    public int AddVocabularyRows(int count, int seed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        int old = Config.VocabSize, d = Config.Dim;
+        var grown = Config with { VocabSize = checked(old + count) };
+        grown.Validate();
+        var random = new Random(seed);
+        foreach (var parameter in Config.TiedEmbeddings ? new[] { Embedding } : [Embedding, Classifier])
+        {
+            var values = new FloatBuffer(checked((old + count) * d));
+            parameter.Value.Span.CopyTo(values.Span);
+            float std = MathF.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(parameter.Value.Span) / parameter.Length);
+            foreach (ref float value in values.Span[(old * d)..])
+                value = std * Gaussian(random);
+            parameter.Resize([old + count, d], values);
+            parameter.FrozenRows = Math.Max(parameter.FrozenRows, old);
+        }
+        Config = grown;
+        return old;
     }
 
     /// <summary>A decoding session with its own KV cache for up to <paramref name="capacity"/> positions (default: the model's maximum).</summary>

@@ -26,6 +26,18 @@ public sealed class Parameter
     /// <summary>Excluded from training: no gradient is kept and optimizers leave it alone.</summary>
     public bool Frozen { get; set; }
 
+    /// <summary>
+    /// Leading rows (of the first dimension) that optimizers leave unchanged even when the parameter
+    /// trains: the original vocabulary after <see cref="LlamaModel.AddVocabularyRows"/>.
+    /// </summary>
+    public int FrozenRows
+    {
+        get => _frozenRows;
+        set => _frozenRows = value >= 0 && value <= Shape[0] ? value : throw new ArgumentOutOfRangeException(nameof(value), value, $"must be in 0..{Shape[0]}");
+    }
+
+    private int _frozenRows;
+
     public int Length => Value.Length;
 
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
