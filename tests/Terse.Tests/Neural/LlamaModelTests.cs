@@ -48,3 +48,50 @@ public class ReferenceAgreementTests
         }
     }
 }
+
+public class TextGenerationTests
+{
+    /// <summary>run.c's generate loop written out literally (one forward per position).</summary>
+    private static List<int> RunCLoop(Terse.Neural.LlamaModel model, int[] prompt, int steps)
+    {
+        var session = model.CreateSession();
+        var printed = new List<int>();
+        int token = prompt[0];
+        for (int pos = 0; pos < steps; pos++)
+        {
+            var logits = session.Step(token);
+            int next = pos < prompt.Length - 1 ? prompt[pos + 1] : Terse.Neural.Sampler.ArgMax(logits);
+            if (next == 1)
+                break;
+            printed.Add(next);
+            token = next;
+        }
+        return printed;
+    }
+
+    [Theory]
+    [InlineData("", 1)]
+    [InlineData("", 7)]
+    [InlineData("Once upon a time there was a dog", 3)]   // budget ends inside the prompt
+    [InlineData("Once upon a time there was a dog", 9)]   // ends exactly at the last prompt token
+    [InlineData("Once upon a time there was a dog", 10)]
+    [InlineData("Once upon a time there was a dog", 40)]
+    public void FollowsRunCsLoopForAnyBudget(string prompt, int steps)
+    {
+        var model = ModelFixtures.Stories260K;
+        var tokenizer = Terse.Tokenization.Llama2c.Llama2cTokenizer.Stories260K;
+        var promptTokens = tokenizer.Encode(prompt, new Terse.Tokenization.EncodeOptions(AddBos: true));
+        var expected = RunCLoop(model, promptTokens, steps);
+        var printed = new List<byte>();
+        var result = Terse.Neural.TextGeneration.Generate(model, tokenizer, prompt, steps, new Terse.Neural.Sampler(0), b => printed.AddRange(b.ToArray()));
+        Assert.Equal(expected, result.Tokens.Skip(1));
+        var expectedBytes = new List<byte>();
+        int previous = 1;
+        foreach (int id in expected)
+        {
+            expectedBytes.AddRange(tokenizer.GeneratedPieceBytes(previous, id).ToArray());
+            previous = id;
+        }
+        Assert.Equal(expectedBytes, printed);
+    }
+}
