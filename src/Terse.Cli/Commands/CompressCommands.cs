@@ -276,24 +276,12 @@ internal sealed record MetaTokenReport(
 
 internal sealed record DecompressReport(string Method, string Tokenizer, long InputBytes, long Tokens, long OutputBytes);
 
-/// <summary>
-/// Tokenizer names and files for the CLI. Built-in names resolve to the tokenizers shipped in the
-/// library; anything else is read as a file (the loader chosen by its type).
-/// </summary>
+/// <summary>The tokenizer behind <c>-t</c>: a built-in name or a file, resolved by <see cref="TokenizerRegistry"/>.</summary>
 internal static class Tokenizers
 {
-    public const string DefaultName = "stories260K";
+    public const string DefaultName = "cl100k_base";
 
-    public static Tokenizer Resolve(string nameOrPath)
-    {
-        if (nameOrPath == "stories260K")
-            return Terse.Tokenization.Llama2c.Llama2cTokenizer.Stories260K;
-        if (!File.Exists(nameOrPath))
-            throw new CliException($"unknown tokenizer '{nameOrPath}': not a built-in name (stories260K) and no such file");
-        return nameOrPath.EndsWith(".model", StringComparison.OrdinalIgnoreCase)
-            ? Terse.Tokenization.SentencePiece.SentencePieceTokenizer.Load(nameOrPath)
-            : Terse.Tokenization.Llama2c.Llama2cTokenizer.Load(nameOrPath);
-    }
+    public static Tokenizer Resolve(string nameOrPath) => TokenizerRegistry.Load(nameOrPath);
 
     /// <summary>
     /// The tokenizer a container needs: the one given with -t, else the built-in of the recorded
@@ -312,7 +300,7 @@ internal static class Tokenizers
             {
                 tokenizer = Resolve(needed.Name);
             }
-            catch (CliException)
+            catch (Exception e) when (e is IOException or NotSupportedException or InvalidDataException)
             {
                 throw new CliException($"the container needs tokenizer '{needed.Name}' (fingerprint {needed.FingerprintHex}), which is not built in: give its file with -t");
             }
