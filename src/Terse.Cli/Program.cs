@@ -11,12 +11,9 @@ public static class Program
     {
         var root = new RootCommand("terse — make LLM contexts shorter and give them back.");
         // Each capability adds its commands here: Commands/<Capability>Commands.cs.
-<<<<<<< HEAD
         Commands.CompressCommands.AddTo(root);
         Commands.DemoCommand.AddTo(root);
-=======
         Commands.LmCommands.AddTo(root);
->>>>>>> main
         return root.Parse(args).Invoke();
     }
 }

@@ -194,7 +194,7 @@ public static class CompressCommands
 internal sealed class MetaTokenMethod : ICompressionMethod
 {
     private readonly Option<string> strategy = StrategyOption();
-    private readonly Option<bool> hierarchical = new("--hierarchical") { Description = "metatoken: let definitions use earlier meta-tokens (fewer tokens; gain strategy only)" };
+    private readonly Option<bool> hierarchical = new("--hierarchical") { Description = "metatoken: let definitions use earlier meta-tokens (fewer tokens; gain strategies only)" };
 
     public string Name => "metatoken";
 
@@ -208,14 +208,26 @@ internal sealed class MetaTokenMethod : ICompressionMethod
     {
         var option = new Option<string>("--strategy")
         {
-            Description = "metatoken: which runs become meta-tokens — gain (default: most tokens saved, optimal parse) or greedy (the paper's longest-first)",
+            Description = "metatoken: which runs become meta-tokens — gain (default: most tokens saved, optimal parse, refinement), gain-fast (one pass, faster) or greedy (the paper's longest-first)",
             DefaultValueFactory = _ => "gain",
         };
-        option.AcceptOnlyFromAmong("gain", "greedy");
+        option.AcceptOnlyFromAmong("gain", "gain-fast", "greedy");
         return option;
     }
 
-    internal static MetaTokenStrategy ParseStrategy(string value) => value == "greedy" ? MetaTokenStrategy.Greedy : MetaTokenStrategy.Gain;
+    internal static MetaTokenStrategy ParseStrategy(string value) => value switch
+    {
+        "greedy" => MetaTokenStrategy.Greedy,
+        "gain-fast" => MetaTokenStrategy.GainFast,
+        _ => MetaTokenStrategy.Gain,
+    };
+
+    internal static string StrategyName(MetaTokenStrategy strategy) => strategy switch
+    {
+        MetaTokenStrategy.Greedy => "greedy",
+        MetaTokenStrategy.GainFast => "gain-fast",
+        _ => "gain",
+    };
 
     public bool IsContainer(ReadOnlySpan<byte> data) => MetaTokenContainer.HasMagic(data);
 
@@ -227,8 +239,8 @@ internal sealed class MetaTokenMethod : ICompressionMethod
             Strategy = ParseStrategy(context.Parse.GetValue(strategy)!),
             Hierarchical = context.Parse.GetValue(hierarchical),
         };
-        if (options.Hierarchical && options.Strategy != MetaTokenStrategy.Gain)
-            throw new CliException("--hierarchical works with --strategy gain only");
+        if (options.Hierarchical && options.Strategy == MetaTokenStrategy.Greedy)
+            throw new CliException("--hierarchical works with the gain strategies only");
         var ids = CompressCommands.TokenizeExactly(tokenizer, input);
         context.Progress.Report(0.3);
         var compressed = MetaTokenCompressor.Compress(ids, tokenizer.VocabularySize, options,
@@ -261,7 +273,7 @@ internal sealed record MetaTokenReport(
     public static MetaTokenReport Of(long inputBytes, long inputTokens, MetaTokenSequence compressed, MetaTokenOptions options, string tokenizer, long outputBytes)
     {
         var saving = new Terse.MetaTokens.AttentionSaving(inputTokens, compressed.OutputTokenCount);
-        return new MetaTokenReport("metatoken", options.Strategy.ToString().ToLowerInvariant(), options.Hierarchical, tokenizer,
+        return new MetaTokenReport("metatoken", MetaTokenMethod.StrategyName(options.Strategy), options.Hierarchical, tokenizer,
             inputBytes, inputTokens, compressed.OutputTokenCount, compressed.Body.Length, compressed.OutputTokenCount - compressed.Body.Length,
             compressed.Definitions.Count,
             inputTokens == 0 ? 1 : (double)compressed.OutputTokenCount / inputTokens,
