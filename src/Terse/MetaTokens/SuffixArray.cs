@@ -19,32 +19,41 @@ internal static class SuffixArray
 
     /// <summary>
     /// <c>lcp[i]</c> = length of the longest common prefix of the suffixes at <c>sa[i-1]</c> and
-    /// <c>sa[i]</c>; <c>lcp[0] = 0</c>.
+    /// <c>sa[i]</c>; <c>lcp[0] = 0</c>. Computed in text order through the Φ array (Kärkkäinen,
+    /// Manzini, Puglisi 2009): each suffix is compared with its predecessor in suffix order, and the
+    /// common prefix shrinks by at most one from one text position to the next.
     /// </summary>
-    public static int[] BuildLcp(ReadOnlySpan<int> text, int[] sa)
+    public static unsafe int[] BuildLcp(ReadOnlySpan<int> text, int[] sa)
     {
         int n = text.Length;
         var lcp = new int[n];
         if (n == 0)
             return lcp;
-        var rank = new int[n];
-        for (int i = 0; i < n; i++)
-            rank[sa[i]] = i;
-        int h = 0;
-        for (int i = 0; i < n; i++)
+        var phi = new int[n];
+        fixed (int* t = text, suffixes = sa, previous = phi, result = lcp)
         {
-            int r = rank[i];
-            if (r == 0)
+            previous[suffixes[0]] = -1;
+            for (int i = 1; i < n; i++)
+                previous[suffixes[i]] = suffixes[i - 1];
+            int h = 0;
+            for (int i = 0; i < n; i++)
             {
-                h = 0;
-                continue;
+                int j = previous[i];
+                if (j < 0)
+                {
+                    previous[i] = 0;
+                    h = 0;
+                    continue;
+                }
+                int limit = n - Math.Max(i, j);
+                while (h < limit && t[i + h] == t[j + h])
+                    h++;
+                previous[i] = h; // Φ is no longer needed at i: reuse it for the permuted LCP
+                if (h > 0)
+                    h--;
             }
-            int j = sa[r - 1];
-            while (i + h < n && j + h < n && text[i + h] == text[j + h])
-                h++;
-            lcp[r] = h;
-            if (h > 0)
-                h--;
+            for (int i = 0; i < n; i++)
+                result[i] = previous[suffixes[i]];
         }
         return lcp;
     }
@@ -60,11 +69,18 @@ internal static class SuffixArray
             if (v > max) max = v;
         }
         var result = new int[n];
-        if ((long)max - min < 2L * n + 1024)
+        if ((long)max - min < 4L * n + 65536)
         {
+            // Rank the symbols that occur: small buckets keep the induced sort in cache.
+            var rank = new int[max - min + 1];
             for (int i = 0; i < n; i++)
-                result[i] = text[i] - min;
-            upper = max - min;
+                rank[text[i] - min] = 1;
+            int next = 0;
+            for (int v = 0; v < rank.Length; v++)
+                rank[v] = rank[v] == 0 ? -1 : next++;
+            for (int i = 0; i < n; i++)
+                result[i] = rank[text[i] - min];
+            upper = next - 1;
             return result;
         }
         var distinct = text.ToArray();
@@ -90,18 +106,22 @@ internal static class SuffixArray
             return SortNaive(s);
 
         var sa = new int[n];
-        // isS[i]: suffix i is S-type (smaller than suffix i+1); the last suffix is L-type because
-        // the implied sentinel is smaller than every symbol.
-        var isS = new bool[n];
+        // Suffix i is S-type when it is smaller than suffix i+1, L-type otherwise; the last is
+        // L-type because the implied sentinel is smaller than every symbol. The type is kept in the
+        // sign bit of s[i]: the induced passes then read one array, not two, at each random position.
         for (int i = n - 2; i >= 0; i--)
-            isS[i] = s[i] == s[i + 1] ? isS[i + 1] : s[i] < s[i + 1];
+        {
+            int a = s[i], b = s[i + 1] & SymbolMask;
+            if (a < b || (a == b && s[i + 1] < 0))
+                s[i] = a | STypeBit;
+        }
 
         // bucketStart[c]: first slot of bucket c; sStart[c]: first slot of bucket c's S-type part.
         var bucketStart = new int[upper + 2];
         var sStart = new int[upper + 1];
         for (int i = 0; i < n; i++)
         {
-            if (isS[i]) bucketStart[s[i] + 1]++;
+            if (s[i] < 0) bucketStart[(s[i] & SymbolMask) + 1]++;
             else sStart[s[i]]++;
         }
         for (int c = 0; c <= upper; c++)
@@ -113,19 +133,21 @@ internal static class SuffixArray
 
         var lmsIndex = new int[n]; // position -> index among LMS positions, or -1
         int lmsCount = 0;
-        for (int i = 0; i < n; i++)
-            lmsIndex[i] = i >= 1 && !isS[i - 1] && isS[i] ? lmsCount++ : -1;
+        lmsIndex[0] = -1;
+        for (int i = 1; i < n; i++)
+            lmsIndex[i] = s[i - 1] >= 0 && s[i] < 0 ? lmsCount++ : -1;
         var lms = new int[lmsCount];
         for (int i = 1, k = 0; i < n; i++)
-            if (!isS[i - 1] && isS[i])
+            if (lmsIndex[i] >= 0)
                 lms[k++] = i;
 
         var buffer = new int[upper + 2];
-        Induce(s, sa, isS, lms, bucketStart, sStart, buffer);
+        Induce(s, sa, lms, bucketStart, sStart, buffer);
 
         if (lmsCount > 0)
         {
-            // Name the LMS substrings in their induced order; equal substrings get equal names.
+            // Name the LMS substrings in their induced order; equal substrings (same symbols and
+            // types, compared together through the packed values) get equal names.
             var sortedLms = new int[lmsCount];
             int k = 0;
             foreach (int v in sa)
@@ -157,38 +179,40 @@ internal static class SuffixArray
             var reducedSa = Sort(reduced, name);
             for (int i = 0; i < lmsCount; i++)
                 sortedLms[i] = lms[reducedSa[i]];
-            Induce(s, sa, isS, sortedLms, bucketStart, sStart, buffer);
+            Induce(s, sa, sortedLms, bucketStart, sStart, buffer);
         }
         return sa;
     }
 
+    private const int STypeBit = int.MinValue;
+    private const int SymbolMask = int.MaxValue;
+
     /// <summary>Induced sorting from the given LMS order: L-type suffixes left to right, then S-type right to left.</summary>
-    private static unsafe void Induce(int[] s, int[] sa, bool[] isS, int[] lms, int[] bucketStart, int[] sStart, int[] buffer)
+    private static unsafe void Induce(int[] s, int[] sa, int[] lms, int[] bucketStart, int[] sStart, int[] buffer)
     {
         int n = s.Length;
         // The hot loops index with values read from the arrays themselves; pointers skip bounds checks
         // that the JIT cannot remove (every index is a valid position by construction).
         fixed (int* text = s, suffixes = sa, bucket = buffer)
-        fixed (bool* sType = isS)
         {
             new Span<int>(suffixes, n).Fill(-1);
             sStart.CopyTo(buffer, 0);
             foreach (int d in lms)
-                suffixes[bucket[text[d]]++] = d;
+                suffixes[bucket[text[d] & SymbolMask]++] = d;
             bucketStart.CopyTo(buffer, 0);
-            suffixes[bucket[text[n - 1]]++] = n - 1;
+            suffixes[bucket[text[n - 1] & SymbolMask]++] = n - 1;
             for (int i = 0; i < n; i++)
             {
                 int v = suffixes[i] - 1;
-                if (v >= 0 && !sType[v])
+                if (v >= 0 && text[v] >= 0)
                     suffixes[bucket[text[v]]++] = v;
             }
             bucketStart.CopyTo(buffer, 0);
             for (int i = n - 1; i >= 0; i--)
             {
                 int v = suffixes[i] - 1;
-                if (v >= 0 && sType[v])
-                    suffixes[--bucket[text[v] + 1]] = v;
+                if (v >= 0 && text[v] < 0)
+                    suffixes[--bucket[(text[v] & SymbolMask) + 1]] = v;
             }
         }
     }
