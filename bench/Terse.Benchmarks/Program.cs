@@ -13,6 +13,9 @@ public static class Program
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
+        ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
+        ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
+        ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
     };
 
     public static int Main(string[] args)
