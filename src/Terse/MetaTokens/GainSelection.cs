@@ -119,7 +119,7 @@ internal sealed class GainSelection
                 if (poolUsed + k > pool.Length)
                     Array.Resize(ref pool, Math.Max(pool.Length * 2, poolUsed + k));
                 sa.AsSpan(candidate.Lb, k).CopyTo(pool.AsSpan(poolUsed));
-                SortSmall(pool.AsSpan(poolUsed, k));
+                SmallSort.Sort(pool.AsSpan(poolUsed, k));
                 poolStart[c] = poolUsed;
                 positionCounts[c] = k;
                 poolUsed += k;
@@ -270,25 +270,6 @@ internal sealed class GainSelection
 
     private static long SavingOf(long key) => key >> 12;
 
-    private static void SortSmall(Span<int> values)
-    {
-        if (values.Length > 16)
-        {
-            values.Sort();
-            return;
-        }
-        for (int i = 1; i < values.Length; i++)
-        {
-            int v = values[i], j = i - 1;
-            while (j >= 0 && values[j] > v)
-            {
-                values[j + 1] = values[j];
-                j--;
-            }
-            values[j + 1] = v;
-        }
-    }
-
     /// <summary>A binary max-heap of (candidate, key) on parallel arrays, ties to the smaller candidate so runs are reproducible.</summary>
     private sealed class MaxHeap(int capacity)
     {
@@ -363,7 +344,7 @@ internal sealed class GainSelection
         public int MaxLength;
         public GainSelection Selection;
 
-        public void Visit(int lb, int rb, int depth, int parentDepth, bool leftDiverse)
+        public void Visit(int lb, int rb, int depth, int parentDepth)
         {
             if (parentDepth >= MaxLength)
                 return; // its strings, cut to MaxLength, are those of an ancestor

@@ -17,11 +17,11 @@ internal static class GreedySelection
     {
         var text = index.Text;
         int n = text.Length;
-        var discovery = new Discovery { Sa = index.Sa, MaxLength = maxLength, Positions = new List<int>(), Candidates = new List<Candidate>() };
+        var discovery = new Discovery { Sa = index.Sa, MaxLength = maxLength, Positions = new int[Math.Max(16, n)], Candidates = new List<Candidate>() };
         index.VisitNodes(ref discovery);
         var positions = discovery.Positions;
-        var candidates = discovery.Candidates;
-        candidates.Sort((a, b) => a.Length != b.Length ? b.Length.CompareTo(a.Length) : a.First.CompareTo(b.First));
+        // Longest first, then earliest first occurrence; (length, first) is unique (it names one string).
+        var candidates = SortLongestFirst(discovery.Candidates, maxLength);
 
         var coverage = new CoverageBits(n);
         var metaAt = new int[n]; // meta-token index + 1 at the start of each replaced occurrence
@@ -67,6 +67,44 @@ internal static class GreedySelection
         return (definitions, body.ToArray());
     }
 
+    /// <summary>
+    /// Orders candidates by length (descending), then first occurrence: a counting sort by length
+    /// (at most maxLength buckets), each bucket already in order of first occurrence after a
+    /// stable counting pass over the candidates sorted by first occurrence with a radix sort.
+    /// </summary>
+    private static Candidate[] SortLongestFirst(List<Candidate> candidates, int maxLength)
+    {
+        int m = candidates.Count;
+        var byFirst = new Candidate[m];
+        var scratch = new Candidate[m];
+        candidates.CopyTo(byFirst);
+        // LSD radix sort on the first occurrence, 16 bits at a time (stable).
+        int maxFirst = 0;
+        foreach (var c in byFirst)
+            maxFirst = Math.Max(maxFirst, c.First);
+        var counts = new int[1 << 16];
+        for (int shift = 0; shift < 32 && (shift == 0 || (maxFirst >> shift) > 0); shift += 16)
+        {
+            Array.Clear(counts);
+            foreach (var c in byFirst)
+                counts[(c.First >> shift) & 0xFFFF]++;
+            for (int b = 0, sum = 0; b < counts.Length; b++)
+                (counts[b], sum) = (sum, sum + counts[b]);
+            foreach (var c in byFirst)
+                scratch[counts[(c.First >> shift) & 0xFFFF]++] = c;
+            (byFirst, scratch) = (scratch, byFirst);
+        }
+        // Stable counting sort by length, longest first.
+        var lengthStart = new int[maxLength + 2];
+        foreach (var c in byFirst)
+            lengthStart[maxLength - c.Length + 1]++;
+        for (int b = 1; b < lengthStart.Length; b++)
+            lengthStart[b] += lengthStart[b - 1];
+        foreach (var c in byFirst)
+            scratch[lengthStart[maxLength - c.Length]++] = c;
+        return scratch;
+    }
+
     /// <summary>The paper's condition: N·K tokens become K references plus a definition of 1 + N.</summary>
     public static bool WorthReplacing(long length, long count) => length * count > 1 + length + count;
 
@@ -76,10 +114,11 @@ internal static class GreedySelection
     {
         public int[] Sa;
         public int MaxLength;
-        public List<int> Positions;      // sorted occurrence lists of the nodes that yield candidates
+        public int[] Positions;          // sorted occurrence lists of the nodes that yield candidates
+        public int PositionCount;
         public List<Candidate> Candidates;
 
-        public void Visit(int lb, int rb, int depth, int parentDepth, bool leftDiverse)
+        public void Visit(int lb, int rb, int depth, int parentDepth)
         {
             int shortest = Math.Max(parentDepth + 1, 2);
             int longest = Math.Min(depth, MaxLength);
@@ -88,11 +127,12 @@ internal static class GreedySelection
             int k = rb - lb + 1;
             if (!WorthReplacing(longest, k))
                 return; // N·K > 1+N+K grows with N, so no length of this node qualifies
-            int start = Positions.Count;
-            for (int i = lb; i <= rb; i++)
-                Positions.Add(Sa[i]);
-            var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Positions).Slice(start, k);
-            sorted.Sort();
+            int start = PositionCount;
+            if (start + k > Positions.Length)
+                Array.Resize(ref Positions, Math.Max(Positions.Length * 2, start + k));
+            var sorted = Positions.AsSpan(start, k);
+            Sa.AsSpan(lb, k).CopyTo(sorted);
+            SmallSort.Sort(sorted);
             int minGap = int.MaxValue;
             for (int i = 1; i < k; i++)
                 minGap = Math.Min(minGap, sorted[i] - sorted[i - 1]);
@@ -107,8 +147,8 @@ internal static class GreedySelection
                     any = true;
                 }
             }
-            if (!any)
-                Positions.RemoveRange(start, k);
+            if (any)
+                PositionCount += k;
         }
 
         private static int CountNonOverlapping(ReadOnlySpan<int> sorted, int length)

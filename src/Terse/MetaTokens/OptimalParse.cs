@@ -11,27 +11,28 @@ namespace Terse.MetaTokens;
 internal sealed class OptimalParse
 {
     private readonly int[] text;
-    private readonly IReadOnlyList<RepeatedRun> runs;
-    private readonly int[] edgeStart; // CSR: runs occurring at position p are edges[edgeStart[p]..edgeStart[p+1])
+    private readonly int[] runLength;
+    private readonly int[] edgeStart; // CSR: runs occurring at position p are edges[edgeStart[p + 1]..edgeStart[p + 2])
     private readonly int[] edges;
 
     public OptimalParse(RepeatIndex index, IReadOnlyList<RepeatedRun> runs)
     {
         text = index.Text;
-        this.runs = runs;
+        runLength = [.. runs.Select(r => r.Length)];
         int n = text.Length;
-        edgeStart = new int[n + 1];
+        // Count at p + 1, sum to block ends, then fill each block from its end: afterwards
+        // edgeStart[p + 1] is where p's block starts and edgeStart[p + 2] where it ends.
+        edgeStart = new int[n + 2];
         var sa = index.Sa;
         foreach (var run in runs)
             for (int i = run.Lb; i <= run.Rb; i++)
                 edgeStart[sa[i] + 1]++;
-        for (int p = 0; p < n; p++)
-            edgeStart[p + 1] += edgeStart[p];
-        edges = new int[edgeStart[n]];
-        var fill = edgeStart.AsSpan(0, n).ToArray();
+        for (int p = 1; p <= n + 1; p++)
+            edgeStart[p] += edgeStart[p - 1];
+        edges = new int[edgeStart[n + 1]];
         for (int r = 0; r < runs.Count; r++)
             for (int i = runs[r].Lb; i <= runs[r].Rb; i++)
-                edges[fill[index.Sa[i]]++] = r;
+                edges[--edgeStart[sa[i] + 1]] = r;
     }
 
     /// <summary>
@@ -43,10 +44,13 @@ internal sealed class OptimalParse
     /// </param>
     public int[] ParseAndPrune(int metaBase, bool[] active, long[]? definitionCosts = null)
     {
-        var uses = new int[runs.Count];
+        int runCount = runLength.Length;
+        var uses = new int[runCount];
+        var cost = new int[text.Length + 1];
+        var choice = new int[text.Length];
         while (true)
         {
-            var choice = ShortestParse(active);
+            ShortestParse(active, cost, choice);
             Array.Clear(uses);
             int bodyLength = 0;
             for (int p = 0; p < text.Length; bodyLength++)
@@ -59,14 +63,14 @@ internal sealed class OptimalParse
                 else
                 {
                     uses[r]++;
-                    p += runs[r].Length;
+                    p += runLength[r];
                 }
             }
             bool dropped = false;
-            for (int r = 0; r < runs.Count; r++)
+            for (int r = 0; r < runCount; r++)
             {
-                long cost = definitionCosts?[r] ?? 1 + runs[r].Length;
-                if (active[r] && GainSelection.Saving(uses[r], runs[r].Length, cost) <= 0)
+                long definitionCost = definitionCosts?[r] ?? 1 + runLength[r];
+                if (active[r] && GainSelection.Saving(uses[r], runLength[r], definitionCost) <= 0)
                 {
                     active[r] = false;
                     dropped = true;
@@ -78,22 +82,21 @@ internal sealed class OptimalParse
     }
 
     /// <summary>choice[p] = run to use at p on a shortest parse of the suffix from p, or −1 for a literal.</summary>
-    private int[] ShortestParse(bool[] active)
+    private void ShortestParse(bool[] active, int[] cost, int[] choice)
     {
         int n = text.Length;
-        var cost = new int[n + 1];
-        var choice = new int[n];
+        cost[n] = 0;
         for (int p = n - 1; p >= 0; p--)
         {
             int best = cost[p + 1] + 1;
             int bestRun = -1;
             int bestLength = 1;
-            for (int e = edgeStart[p]; e < edgeStart[p + 1]; e++)
+            for (int e = edgeStart[p + 1], end = edgeStart[p + 2]; e < end; e++)
             {
                 int r = edges[e];
                 if (!active[r])
                     continue;
-                int length = runs[r].Length;
+                int length = runLength[r];
                 int c = cost[p + length] + 1;
                 // On a tie prefer the run (then the longer one): more uses keep a run worth its definition.
                 if (c < best || (c == best && length > bestLength))
@@ -106,7 +109,6 @@ internal sealed class OptimalParse
             cost[p] = best;
             choice[p] = bestRun;
         }
-        return choice;
     }
 
     private int[] WriteBody(int[] choice, int bodyLength, int metaBase)
@@ -123,7 +125,7 @@ internal sealed class OptimalParse
             else
             {
                 body[at++] = metaBase + r;
-                p += runs[r].Length;
+                p += runLength[r];
             }
         }
         return body;

@@ -52,15 +52,8 @@ internal sealed class RepeatIndex
 
     public interface INodeVisitor
     {
-        /// <param name="leftDiverse">
-        /// False when every occurrence is preceded by the same symbol: the node's string then
-        /// always extends one symbol to the left, and that longer string is a node of its own.
-        /// </param>
-        void Visit(int lb, int rb, int depth, int parentDepth, bool leftDiverse);
+        void Visit(int lb, int rb, int depth, int parentDepth);
     }
-
-    private const int NoSymbol = -1;
-    private const int Diverse = -2;
 
     /// <summary>Visits every internal node of depth ≥ 1, children before parents (bottom-up).</summary>
     public void VisitNodes<TVisitor>(ref TVisitor visitor) where TVisitor : struct, INodeVisitor
@@ -68,46 +61,33 @@ internal sealed class RepeatIndex
         int n = Text.Length;
         if (n < 2)
             return;
-        var text = Text;
-        var sa = Sa;
         var lcp = Lcp;
-        var depth = new int[n + 1];
-        var lbs = new int[n + 1];
-        var left = new int[n + 1];
+        // The stack holds one entry per open interval (at most n + 1, usually a few dozen).
+        int capacity = Math.Min(n + 1, 1024);
+        var depth = new int[capacity];
+        var lbs = new int[capacity];
         int top = 0;
-        depth[0] = 0;
-        lbs[0] = 0;
-        left[0] = NoSymbol;
         for (int i = 1; i <= n; i++)
         {
-            int leaf = sa[i - 1];
-            // A suffix at position 0 has no left symbol: it differs from every other occurrence.
-            int leafLeft = leaf > 0 ? text[leaf - 1] : Diverse;
-            left[top] = Combine(left[top], leafLeft);
             int current = i < n ? lcp[i] : 0;
             int lb = i - 1;
-            int carried = leafLeft;
             while (current < depth[top])
             {
-                int nodeDepth = depth[top], nodeLb = lbs[top], nodeLeft = left[top];
+                int nodeDepth = depth[top], nodeLb = lbs[top];
                 top--;
-                int parentDepth = Math.Max(current, depth[top]);
-                visitor.Visit(nodeLb, i - 1, nodeDepth, parentDepth, nodeLeft == Diverse);
+                visitor.Visit(nodeLb, i - 1, nodeDepth, Math.Max(current, depth[top]));
                 lb = nodeLb;
-                if (current <= depth[top])
-                    left[top] = Combine(left[top], nodeLeft);
-                else
-                    carried = nodeLeft;
             }
             if (current > depth[top])
             {
-                top++;
+                if (++top == depth.Length)
+                {
+                    Array.Resize(ref depth, depth.Length * 2);
+                    Array.Resize(ref lbs, lbs.Length * 2);
+                }
                 depth[top] = current;
                 lbs[top] = lb;
-                left[top] = carried;
             }
         }
     }
-
-    private static int Combine(int a, int b) => a == NoSymbol ? b : b == NoSymbol ? a : a == b ? a : Diverse;
 }
