@@ -135,7 +135,7 @@ internal static class Hierarchy
             Rename(d, baseSize, newId);
         var newBody = Substitute(body, baseSize, resolved, inlined);
         Rename(newBody, baseSize, newId);
-        return new MetaTokenSequence(baseSize, kept, newBody);
+        return new MetaTokenSequence(baseSize, [.. kept], newBody, owned: true);
     }
 
     private static int[] Substitute(int[] ids, int baseSize, int[][] resolved, bool[] inlined)

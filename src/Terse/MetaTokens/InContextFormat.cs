@@ -97,14 +97,14 @@ public sealed record InContextFormat(int BaseVocabularySize, int DictionaryStart
                 int start = ++at;
                 while (at < ids.Length && ids[at] != DictionaryEndId && ids[at] != (long)FirstMetaTokenId + k + 1)
                     at++;
-                definitions.Add(Read(ids[start..at], start, k, $"definition of meta-token {k}"));
+                definitions.Add(Read(ids[start..at], start, k, new SequencePart(k)));
             }
         }
-        var body = Read(ids[bodyStart..], bodyStart, definitions.Count, "body");
+        var body = Read(ids[bodyStart..], bodyStart, definitions.Count, SequencePart.Body);
         MetaTokenSequence sequence;
         try
         {
-            sequence = new MetaTokenSequence(BaseVocabularySize, definitions, body);
+            sequence = new MetaTokenSequence(BaseVocabularySize, [.. definitions], body, owned: true);
         }
         catch (InvalidDataException e)
         {
@@ -119,7 +119,7 @@ public sealed record InContextFormat(int BaseVocabularySize, int DictionaryStart
     public int[] DecodeToIds(ReadOnlySpan<int> ids, long maxOutputTokens = DefaultMaxOutputTokens) => Decode(ids, maxOutputTokens).Expand();
 
     /// <summary>Maps rendered ids back to canonical ones (meta-token k → V + k), allowing meta-tokens below <paramref name="metaLimit"/>.</summary>
-    private int[] Read(ReadOnlySpan<int> ids, int offset, int metaLimit, string where)
+    private int[] Read(ReadOnlySpan<int> ids, int offset, int metaLimit, SequencePart where)
     {
         var result = new int[ids.Length];
         for (int i = 0; i < ids.Length; i++)

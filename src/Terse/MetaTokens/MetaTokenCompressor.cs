@@ -72,7 +72,7 @@ public static class MetaTokenCompressor
         if (options.Strategy == MetaTokenStrategy.Greedy)
         {
             var (definitions, body) = GreedySelection.Compress(index, maxLength, baseVocabularySize);
-            return new MetaTokenSequence(baseVocabularySize, definitions, body);
+            return new MetaTokenSequence(baseVocabularySize, [.. definitions], body, owned: true);
         }
 
         bool thorough = options.Strategy == MetaTokenStrategy.Gain;
@@ -82,14 +82,14 @@ public static class MetaTokenCompressor
             // The guard: on small, irregular inputs a different choice of runs can happen to save a
             // token or two more; never return more tokens than the paper's procedure would.
             var (greedyDefinitions, greedyBody) = GreedySelection.Compress(index, options.MaxRunLength ?? MetaTokenOptions.DefaultGreedyMaxRunLength, baseVocabularySize);
-            var greedy = new MetaTokenSequence(baseVocabularySize, greedyDefinitions, greedyBody);
+            var greedy = new MetaTokenSequence(baseVocabularySize, [.. greedyDefinitions], greedyBody, owned: true);
             if (greedy.OutputTokenCount < flat.OutputTokenCount)
                 flat = greedy;
         }
         progress?.Report(options.Hierarchical ? 0.7 : 1);
         var result = options.Hierarchical ? Hierarchy.Deepen(flat, maxLength) : flat;
         // The dictionary's two delimiters are paid once: a dictionary saving less is not worth it.
-        return result.OutputTokenCount < text.Length ? result : new MetaTokenSequence(baseVocabularySize, [], text);
+        return result.OutputTokenCount < text.Length ? result : new MetaTokenSequence(baseVocabularySize, [], text, owned: true);
     }
 
     internal const int MaxFlatRounds = 8;
@@ -240,6 +240,6 @@ public static class MetaTokenCompressor
             }
             body[i] = metaBase + newId[r];
         }
-        return new MetaTokenSequence(metaBase, definitions, body);
+        return new MetaTokenSequence(metaBase, [.. definitions], body, owned: true);
     }
 }

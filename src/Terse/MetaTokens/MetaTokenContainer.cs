@@ -133,15 +133,15 @@ public static class MetaTokenContainer
             throw new InvalidDataException($"meta-token container: {definitionCount} definitions do not fit above base vocabulary size {baseSize}");
         var definitions = new int[definitionCount][];
         for (int k = 0; k < definitionCount; k++)
-            definitions[k] = ReadIds(payload, ref at, baseSize + k, $"definition of meta-token {k}");
-        var body = ReadIds(payload, ref at, baseSize + definitionCount, "body");
+            definitions[k] = ReadIds(payload, ref at, baseSize + k, new SequencePart(k));
+        var body = ReadIds(payload, ref at, baseSize + definitionCount, SequencePart.Body);
         if (at != payload.Length)
             throw new InvalidDataException($"meta-token container: {payload.Length - at} unexpected bytes after the body at byte {at}");
 
         MetaTokenSequence sequence;
         try
         {
-            sequence = new MetaTokenSequence(baseSize, definitions, body);
+            sequence = new MetaTokenSequence(baseSize, definitions, body, owned: true);
         }
         catch (InvalidDataException e)
         {
@@ -152,7 +152,7 @@ public static class MetaTokenContainer
         return new MetaTokenFile(new TokenizerIdentity(name, fingerprint), sequence);
     }
 
-    private static int ReadCount(ReadOnlySpan<byte> data, ref int at, int min, int max, string what, bool boundedByRemaining = true)
+    private static int ReadCount<TName>(ReadOnlySpan<byte> data, ref int at, int min, int max, TName what, bool boundedByRemaining = true)
     {
         int start = at;
         ulong value = ReadVarInt(data, ref at, what);
@@ -162,19 +162,39 @@ public static class MetaTokenContainer
         return (int)value;
     }
 
-    private static int[] ReadIds(ReadOnlySpan<byte> data, ref int at, int idLimit, string what)
+    private static int[] ReadIds(ReadOnlySpan<byte> data, ref int at, int idLimit, SequencePart what)
     {
         // Each id takes at least one byte, so the count is bounded by the bytes that remain.
-        int count = ReadCount(data, ref at, 0, data.Length - at, $"{what} length");
+        int count = ReadCount(data, ref at, 0, data.Length - at, new LengthOf(what));
         var ids = new int[count];
+        int end = data.Length;
         for (int i = 0; i < count; i++)
         {
             int start = at;
             ulong id;
-            if (at < data.Length && data[at] < 0x80)
-                id = data[at++];
+            if (at >= end)
+                throw new InvalidDataException($"meta-token container: {what} is truncated after {i} of {count} ids");
+            // Token ids take 1–3 bytes; those are decoded inline, anything longer by VarInt.
+            uint b0 = data[at];
+            if (b0 < 0x80)
+            {
+                id = b0;
+                at++;
+            }
+            else if (at + 1 < end && data[at + 1] < 0x80)
+            {
+                id = (b0 & 0x7F) | ((uint)data[at + 1] << 7);
+                at += 2;
+            }
+            else if (at + 2 < end && data[at + 1] >= 0x80 && data[at + 2] < 0x80)
+            {
+                id = (b0 & 0x7F) | ((uint)(data[at + 1] & 0x7F) << 7) | ((uint)data[at + 2] << 14);
+                at += 3;
+            }
             else
+            {
                 id = ReadVarInt(data, ref at, what);
+            }
             if (id >= (ulong)idLimit)
                 throw new InvalidDataException($"meta-token container: {what}: id {id} at byte {start} is not a base token or a meta-token defined before it (limit {idLimit})");
             ids[i] = (int)id;
@@ -182,7 +202,12 @@ public static class MetaTokenContainer
         return ids;
     }
 
-    private static ulong ReadVarInt(ReadOnlySpan<byte> data, ref int at, string what)
+    private readonly record struct LengthOf(SequencePart Part)
+    {
+        public override string ToString() => $"{Part} length";
+    }
+
+    private static ulong ReadVarInt<TName>(ReadOnlySpan<byte> data, ref int at, TName what)
     {
         try
         {

@@ -13,21 +13,34 @@ public sealed class MetaTokenSequence
     private readonly int[][] definitions;
     private readonly int[] body;
 
-    /// <summary>Validates the structure; throws <see cref="InvalidDataException"/> when it does not describe a sequence.</summary>
+    /// <summary>
+    /// Copies and validates the parts; throws <see cref="InvalidDataException"/> when they do not
+    /// describe a sequence.
+    /// </summary>
     public MetaTokenSequence(int baseVocabularySize, IReadOnlyList<int[]> definitions, int[] body)
+        : this(baseVocabularySize, [.. definitions.Select(d => d.ToArray())], body.ToArray(), owned: true)
+    {
+    }
+
+    /// <summary>Takes over arrays nobody else holds (the codec's own output), validating them.</summary>
+    internal MetaTokenSequence(int baseVocabularySize, int[][] definitions, int[] body, bool owned)
     {
         if (baseVocabularySize <= 0)
             throw new ArgumentOutOfRangeException(nameof(baseVocabularySize), baseVocabularySize, "the base vocabulary size must be positive");
+        _ = owned;
         BaseVocabularySize = baseVocabularySize;
-        this.definitions = [.. definitions];
+        this.definitions = definitions;
         this.body = body;
-        ExpandedLengths = ComputeExpandedLengths(baseVocabularySize, this.definitions, body, out long total);
+        ExpandedLengths = ComputeExpandedLengths(baseVocabularySize, definitions, body, out long total);
         OriginalLength = total;
     }
 
     public int BaseVocabularySize { get; }
 
-    /// <summary>Meta-token definitions in id order: <c>Definitions[k]</c> defines id <c>BaseVocabularySize + k</c>.</summary>
+    /// <summary>
+    /// Meta-token definitions in id order: <c>Definitions[k]</c> defines id <c>BaseVocabularySize + k</c>.
+    /// The arrays belong to this sequence: read them, do not change them.
+    /// </summary>
     public IReadOnlyList<int[]> Definitions => definitions;
 
     public ReadOnlySpan<int> Body => body;
@@ -90,6 +103,23 @@ public sealed class MetaTokenSequence
                 continue;
             }
             int meta = id - baseSize;
+            if (definitions[meta].Length == ExpandedLengths[meta])
+            {
+                // A flat definition: copy it (the dictionary is small and stays in cache).
+                var definition = definitions[meta];
+                var target = output.Slice((int)at, definition.Length);
+                if (definition.Length <= 16)
+                {
+                    for (int i = 0; i < definition.Length; i++)
+                        target[i] = definition[i];
+                }
+                else
+                {
+                    definition.CopyTo(target);
+                }
+                at += definition.Length;
+                continue;
+            }
             if (firstAt[meta] >= 0)
             {
                 int length = (int)ExpandedLengths[meta];
@@ -139,23 +169,31 @@ public sealed class MetaTokenSequence
             var d = definitions[k];
             if (d.Length < 2)
                 throw new InvalidDataException($"meta-token {k} is defined by {d.Length} token(s); a definition needs at least 2");
-            lengths[k] = SumLengths(d, baseSize, k, lengths, $"definition of meta-token {k}");
+            lengths[k] = SumLengths(d, baseSize, k, lengths, new SequencePart(k));
         }
-        total = SumLengths(body, baseSize, definitions.Length, lengths, "body");
+        total = SumLengths(body, baseSize, definitions.Length, lengths, SequencePart.Body);
         return lengths;
     }
 
-    private static long SumLengths(int[] ids, int baseSize, int metaLimit, long[] lengths, string where)
+    private static long SumLengths(int[] ids, int baseSize, int metaLimit, long[] lengths, SequencePart where)
     {
+        // Base tokens count one each; only meta-tokens need a look-up and the overflow guard
+        // (each length is at most MaxExpandedLength, so a long cannot overflow between checks).
+        long limit = (long)baseSize + metaLimit;
         long sum = 0;
         for (int i = 0; i < ids.Length; i++)
         {
             int id = ids[i];
-            if (id < 0 || id - (long)baseSize >= metaLimit)
-                throw new InvalidDataException(id < baseSize
+            if ((uint)id < (uint)baseSize)
+            {
+                sum++;
+                continue;
+            }
+            if (id < 0 || id >= limit)
+                throw new InvalidDataException(id < 0
                     ? $"{where}: id {id} at position {i} is negative"
                     : $"{where}: id {id} at position {i} refers to meta-token {id - (long)baseSize}, but only {metaLimit} may be used here");
-            sum += id < baseSize ? 1 : lengths[id - baseSize];
+            sum += lengths[id - baseSize];
             if (sum > MaxExpandedLength)
                 throw new InvalidDataException($"{where} expands to more than {MaxExpandedLength} tokens");
         }
@@ -164,4 +202,12 @@ public sealed class MetaTokenSequence
 
     /// <summary>Expansion lengths beyond this are refused while validating, so arithmetic never overflows.</summary>
     internal const long MaxExpandedLength = 1L << 50;
+}
+
+/// <summary>Names a part of a sequence in error messages; formatted only when an error is raised.</summary>
+internal readonly record struct SequencePart(int Meta)
+{
+    public static SequencePart Body => new(-1);
+
+    public override string ToString() => Meta < 0 ? "body" : $"definition of meta-token {Meta}";
 }
