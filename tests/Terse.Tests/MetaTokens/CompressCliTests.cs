@@ -103,6 +103,13 @@ public class CompressCliTests : IDisposable
             Assert.Single(err.TrimEnd('\n').Split('\n'));
             Assert.False(File.Exists(PathOf("bad.out")));
         }
+        // A container made with one tokenizer refuses another (the fingerprints differ).
+        var (mExit, _, mErr) = Terse(null, "decompress", PathOf("t.tmtk"), "-t", "o200k_base", "-o", PathOf("m.out"));
+        Assert.Equal(1, mExit);
+        Assert.Contains("fingerprint", mErr);
+        Assert.Contains("cl100k_base", mErr);
+        Assert.False(File.Exists(PathOf("m.out")));
+
         var (tExit, _, tErr) = Terse(null, "compress", PathOf("text.txt"), "-o", PathOf("x"), "-t", PathOf("no-such-tokenizer"));
         Assert.Equal(1, tExit);
         Assert.Contains("no tokenizer", tErr);
