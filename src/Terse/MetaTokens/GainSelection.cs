@@ -12,9 +12,10 @@ internal readonly record struct RepeatedRun(int Lb, int Rb, int Length);
 /// adds a definition costing 1 + (its length in base tokens), so it saves K·(L−1) − 1 − E where E is
 /// its expanded length (E = L on plain tokens: (K−1)(L−1) − 2, the paper's N·K &gt; 1+N+K).
 /// Every suffix-tree node is a candidate, keyed by an upper bound on its saving; the best is taken
-/// lazily: pop the top, re-count the occurrences still free, and accept it only if it still beats
-/// the next key, else push it back with the smaller value. Savings only shrink as positions get
-/// covered, so each accepted run is one of the largest current savings.
+/// lazily: candidates are visited in decreasing order of their key, each re-counted against the
+/// positions still free and accepted only if it still beats the next key; otherwise it goes into a
+/// heap with its re-counted saving as the new key. Savings only shrink as positions get covered,
+/// so each accepted run is one of the largest current savings.
 /// </summary>
 internal sealed class GainSelection
 {
