@@ -1,3 +1,4 @@
+using Terse.Tokenization.HuggingFace;
 using Terse.Tokenization.Tiktoken;
 
 namespace Terse.Tokenization;
@@ -36,6 +37,10 @@ public static class TokenizerRegistry
     [
         new(".tiktoken", "tiktoken rank file (base64 token, rank per line); Llama 3's gets its pattern and the sibling tokenizer_config.json's special tokens",
             TiktokenFileLoader.Load),
+        new("tokenizer.json", "Hugging Face tokenizer.json with a byte-level BPE model (GPT-2, Llama 3, Qwen2 style)",
+            HuggingFaceLoader.LoadTokenizerJson),
+        new("vocab.json", "Hugging Face byte-level BPE vocab.json with the merges.txt of the same prefix beside it (GPT-2; Qwen2 when the sibling tokenizer_config.json says so)",
+            HuggingFaceLoader.LoadVocabAndMerges),
     ];
 
     public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } =

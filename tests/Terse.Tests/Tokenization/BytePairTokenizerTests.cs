@@ -21,7 +21,7 @@ public class BytePairTokenizerTests
             {
                 var ids = tokenizer.Encode(text, new EncodeOptions(AllowSpecialTokens: allowSpecial));
                 var decoded = tokenizer.Decode(ids);
-                if (decoded != text)
+                if (decoded != ShippedTokenizers.RoundTripOf(name, text))
                     throw new Exception($"'{text}' came back as '{decoded}'");
             }
         }).Check(TextGenerators.Config(1500));
@@ -35,6 +35,7 @@ public class BytePairTokenizerTests
         foreach (var (text, id) in tokenizer.SpecialTokens.Take(8))
         {
             var sample = "a" + text + " b";
+            // GPT-2's <|endoftext|> is also an ordinary vocabulary entry; merges never produce it.
             Assert.DoesNotContain(id, tokenizer.Encode(sample));
             Assert.Equal(sample, tokenizer.Decode(tokenizer.Encode(sample)));
             var allowed = tokenizer.Encode(sample, new EncodeOptions(AllowSpecialTokens: true));
@@ -57,7 +58,8 @@ public class BytePairTokenizerTests
             if (!decoded.AsSpan().SequenceEqual(bytes))
                 throw new Exception($"[{Convert.ToHexString(bytes)}] came back as [{Convert.ToHexString(decoded)}]");
             // Valid UTF-8 is encoded exactly as text is.
-            if (System.Text.Unicode.Utf8.IsValid(bytes) && !ids.SequenceEqual(tokenizer.Encode(Encoding.UTF8.GetString(bytes))))
+            if (System.Text.Unicode.Utf8.IsValid(bytes) && ShippedTokenizers.RoundTripOf(name, Encoding.UTF8.GetString(bytes)) == Encoding.UTF8.GetString(bytes)
+                && !ids.SequenceEqual(tokenizer.Encode(Encoding.UTF8.GetString(bytes))))
                 throw new Exception($"[{Convert.ToHexString(bytes)}] encodes differently as bytes and as text");
         }).Check(TextGenerators.Config(1500));
     }
@@ -88,7 +90,7 @@ public class BytePairTokenizerTests
         var tokenizer = ShippedTokenizers.Get(name);
         foreach (var text in new[] { new string(' ', 5000), string.Concat(Enumerable.Repeat("!?", 3000)), new string('a', 4000) + "b",
             string.Concat(Enumerable.Repeat("\u4E2D\u6587", 2000)), string.Concat(Enumerable.Repeat("\U0001F600", 1000)) })
-            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+            Assert.Equal(ShippedTokenizers.RoundTripOf(name, text), tokenizer.Decode(tokenizer.Encode(text)));
     }
 
     [Fact]
