@@ -8,6 +8,8 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
+        ["tokenizer-speed"] = Tokenization.TokenizerSpeedCommand.Run,
+        ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
     };
 
     public static int Main(string[] args)
