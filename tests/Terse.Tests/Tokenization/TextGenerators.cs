@@ -45,5 +45,6 @@ public static class TextGenerators
         Text.SelectMany(before => Gen.Choose(0, 255).Select(b => (byte)b).ArrayOf().SelectMany(noise => Text.Select(after =>
             Encoding.UTF8.GetBytes(before).Concat(noise).Concat(Encoding.UTF8.GetBytes(after)).ToArray()))));
 
-    public static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(tests);
+    /// <summary>Quiet on success: FsCheck would otherwise print to a Console.Out that CLI tests may have redirected.</summary>
+    public static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(tests).WithQuietOnSuccess(true);
 }

@@ -5,8 +5,15 @@ using Terse.Tests.Infrastructure;
 
 namespace Terse.Tests.Tokenization;
 
+/// <summary>
+/// Console.SetOut is process-wide, and other tests print (FsCheck reports "Ok, passed …"), so the
+/// in-process CLI tests run alone, after the parallel ones.
+/// </summary>
+[CollectionDefinition("TokenizerCli", DisableParallelization = true)]
+public sealed class TokenizerCliCollection;
+
 /// <summary>The tokenizer commands, run in-process through Terse.Cli.Program.Run (and once as a process, for stdin).</summary>
-[Collection("Console")]
+[Collection("TokenizerCli")]
 public sealed class TokenizerCliTests : IDisposable
 {
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("terse-cli-");

@@ -80,6 +80,29 @@ public class TokenizerRegistryTests
             llama3.Encode("<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", new EncodeOptions(AllowSpecialTokens: true)));
     }
 
+    [Theory]
+    [InlineData("{\"added_tokens_decoder\": {\"2000000000\": {\"content\": \"<x>\"}}}", "implausible id 2000000000")]
+    [InlineData("{\"added_tokens_decoder\": {\"-1\": {\"content\": \"<x>\"}}}", "not an integer")]
+    [InlineData("{\"added_tokens_decoder\": {\"300\": {\"content\": 5}}}", "'content'")]
+    [InlineData("{\"added_tokens_decoder\": {\"300\": {\"content\": \"<x>\"}}, \"bos_token\": \"<y>\"}", "bos_token '<y>' is not one of its added tokens")]
+    [InlineData("{\"added_tokens_decoder\": [", "malformed JSON")]
+    public void MalformedSiblingConfigIsAClearError(string config, string message)
+    {
+        var directory = Directory.CreateTempSubdirectory("terse-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "custom_tokenizer.model.tiktoken");
+            File.WriteAllLines(path, Enumerable.Range(0, 256).Select(b => $"{Convert.ToBase64String([(byte)b])} {b}"));
+            File.WriteAllText(Path.Combine(directory.FullName, "custom_tokenizer_config.json"), config);
+            var e = Assert.Throws<InvalidDataException>(() => TokenizerRegistry.Load(path, new TokenizerLoadOptions { PreTokenizer = "llama3" }));
+            Assert.Contains(message, e.Message);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void UnknownRankFileNeedsAPreTokenizer()
     {

@@ -50,7 +50,12 @@ internal sealed class BytePairTokenizer : Tokenizer
 
         int size = regularTokens.Count;
         foreach (var special in specialTokens)
+        {
+            // Ids index tables: one far beyond the vocabulary would make them huge for nothing.
+            if (special.Id < 0 || special.Id >= regularTokens.Count + specialTokens.Count + Tiktoken.TiktokenRankFile.MaxRankSlack)
+                throw new InvalidDataException($"special token '{special.Text}' has the implausible id {special.Id} for a vocabulary of {regularTokens.Count}");
             size = Math.Max(size, special.Id + 1);
+        }
         var spelled = new byte[]?[size];
         _kind = new byte[size];
         for (int id = 0; id < regularTokens.Count; id++)
@@ -62,8 +67,6 @@ internal sealed class BytePairTokenizer : Tokenizer
         _specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var special in specialTokens)
         {
-            if (special.Id < 0)
-                throw new InvalidDataException($"special token '{special.Text}' has a negative id {special.Id}");
             if (!_specialTokens.TryAdd(special.Text, special.Id))
                 throw new InvalidDataException($"special token '{special.Text}' is defined twice");
             if (_kind[special.Id] == 2)
