@@ -45,6 +45,10 @@ public static class TextGenerators
         Text.SelectMany(before => Gen.Choose(0, 255).Select(b => (byte)b).ArrayOf().SelectMany(noise => Text.Select(after =>
             Encoding.UTF8.GetBytes(before).Concat(noise).Concat(Encoding.UTF8.GetBytes(after)).ToArray()))));
 
-    /// <summary>Quiet on success: FsCheck would otherwise print to a Console.Out that CLI tests may have redirected.</summary>
-    public static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(tests).WithQuietOnSuccess(true);
+    /// <summary>
+    /// <paramref name="tests"/> cases, times TERSE_PROPERTY_SCALE when set (for long local campaigns).
+    /// Quiet on success: FsCheck would otherwise print to the process-wide console.
+    /// </summary>
+    public static Config Config(int tests) => FsCheck.Config.QuickThrowOnFailure.WithQuietOnSuccess(true)
+        .WithMaxTest(tests * (int.TryParse(Environment.GetEnvironmentVariable("TERSE_PROPERTY_SCALE"), out int scale) && scale > 0 ? scale : 1));
 }
