@@ -38,10 +38,12 @@ internal sealed class BytePairTokenizer : Tokenizer
     private byte[]? _fingerprint;
 
     /// <param name="addPrefixSpace">Hugging Face ByteLevel's add_prefix_space: text not starting with a space gets one.</param>
+    /// <param name="source">The file(s) it was read from, named in errors.</param>
     public BytePairTokenizer(string name, BytePairModel model, IReadOnlyList<byte[]?> regularTokens,
         IReadOnlyList<SpecialToken> specialTokens, PreTokenizer preTokenizer, int? bosId = null, int? eosId = null,
-        TextNormalization normalization = TextNormalization.None, bool addPrefixSpace = false)
+        TextNormalization normalization = TextNormalization.None, bool addPrefixSpace = false, string? source = null)
     {
+        source ??= name;
         Name = name;
         _model = model;
         _preTokenizer = preTokenizer;
@@ -53,7 +55,7 @@ internal sealed class BytePairTokenizer : Tokenizer
         {
             // Ids index tables: one far beyond the vocabulary would make them huge for nothing.
             if (special.Id < 0 || special.Id >= regularTokens.Count + specialTokens.Count + Tiktoken.TiktokenRankFile.MaxRankSlack)
-                throw new InvalidDataException($"special token '{special.Text}' has the implausible id {special.Id} for a vocabulary of {regularTokens.Count}");
+                throw new InvalidDataException($"{source}: special token '{special.Text}' has the implausible id {special.Id} for a vocabulary of {regularTokens.Count}");
             size = Math.Max(size, special.Id + 1);
         }
         var spelled = new byte[]?[size];
@@ -68,9 +70,9 @@ internal sealed class BytePairTokenizer : Tokenizer
         foreach (var special in specialTokens)
         {
             if (!_specialTokens.TryAdd(special.Text, special.Id))
-                throw new InvalidDataException($"special token '{special.Text}' is defined twice");
+                throw new InvalidDataException($"{source}: special token '{special.Text}' is defined twice");
             if (_kind[special.Id] == 2)
-                throw new InvalidDataException($"special tokens '{special.Text}' and another share the id {special.Id}");
+                throw new InvalidDataException($"{source}: special tokens '{special.Text}' and another share the id {special.Id}");
             // A special token may also be a vocabulary entry (GPT-2's <|endoftext|>); it decodes as its text.
             spelled[special.Id] = Encoding.UTF8.GetBytes(special.Text);
             _kind[special.Id] = 2;
@@ -95,14 +97,14 @@ internal sealed class BytePairTokenizer : Tokenizer
         }
         _tokenOffsets[size] = offset;
 
-        _bos = CheckControlId(bosId, "beginning-of-sequence");
-        _eos = CheckControlId(eosId, "end-of-sequence");
+        _bos = CheckControlId(bosId, "beginning-of-sequence", source);
+        _eos = CheckControlId(eosId, "end-of-sequence", source);
     }
 
-    private int? CheckControlId(int? id, string what)
+    private int? CheckControlId(int? id, string what, string source)
     {
         if (id is int value && ((uint)value >= (uint)_kind.Length || _kind[value] == 0))
-            throw new InvalidDataException($"the {what} id {value} is not in the vocabulary of '{Name}'");
+            throw new InvalidDataException($"{source}: the {what} id {value} is not in the vocabulary");
         return id;
     }
 

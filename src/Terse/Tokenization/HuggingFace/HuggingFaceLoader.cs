@@ -175,7 +175,8 @@ internal static class HuggingFaceLoader
             rules.Add(new MergeRule(leftId, rightId, priority, mergedId));
         }
         var model = new BytePairModel(byteIds, map, new MergeTable(rules), wholePieceFirst);
-        return new BytePairTokenizer(name, model, spelled, specials, preTokenizer, bos, eos, normalization, addPrefixSpace);
+        return new BytePairTokenizer(name, model, spelled, specials, preTokenizer, bos, eos, normalization, addPrefixSpace,
+            vocabSource == mergesSource ? vocabSource : $"{vocabSource} (+ {Path.GetFileName(mergesSource)})");
     }
 
     // ---- vocab and merges ----
