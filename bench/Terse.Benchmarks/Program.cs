@@ -4,12 +4,17 @@ namespace Terse.Benchmarks;
 
 public static class Program
 {
-    /// <summary>Head-to-head and maintenance commands, run as <c>dotnet run -c Release -- NAME ARGS…</c>.</summary>
+    /// <summary>
+    /// Head-to-head comparisons (plain timing against reference programs) and maintenance commands,
+    /// run as <c>dotnet run -c Release --project bench/Terse.Benchmarks -- NAME ARGS…</c>; anything
+    /// else goes to BenchmarkDotNet's switcher.
+    /// </summary>
     private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
         ["tokenizer-speed"] = Tokenization.TokenizerSpeedCommand.Run,
         ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
+        ["neural"] = Neural.NeuralComparison.Run,
     };
 
     public static int Main(string[] args)
