@@ -15,7 +15,7 @@ public class BytePairTokenizerTests
     public void DecodeOfEncodeIsTheTextForRandomUnicode(string name)
     {
         var tokenizer = ShippedTokenizers.Get(name);
-        Prop.ForAll(TextGenerators.TextArbitrary, text =>
+        Prop.ForAll(TokenizerGenerators.PatternText, text =>
         {
             foreach (bool allowSpecial in new[] { false, true })
             {
@@ -24,7 +24,7 @@ public class BytePairTokenizerTests
                 if (decoded != ShippedTokenizers.RoundTripOf(name, text))
                     throw new Exception($"'{text}' came back as '{decoded}'");
             }
-        }).Check(TextGenerators.Config(1500));
+        }).Check(TokenizerGenerators.Config(1500));
     }
 
     [Theory]
@@ -49,7 +49,7 @@ public class BytePairTokenizerTests
     public void EncodeBytesRoundTripsArbitraryBytes(string name)
     {
         var tokenizer = ShippedTokenizers.Get(name);
-        Prop.ForAll(Arb.From(TextGenerators.Bytes), bytes =>
+        Prop.ForAll(TokenizerGenerators.MixedBytes(), bytes =>
         {
             var ids = new List<int>();
             if (!tokenizer.TryEncodeBytes(bytes, ids, EncodeOptions.Default))
@@ -61,7 +61,7 @@ public class BytePairTokenizerTests
             if (System.Text.Unicode.Utf8.IsValid(bytes) && ShippedTokenizers.RoundTripOf(name, Encoding.UTF8.GetString(bytes)) == Encoding.UTF8.GetString(bytes)
                 && !ids.SequenceEqual(tokenizer.Encode(Encoding.UTF8.GetString(bytes))))
                 throw new Exception($"[{Convert.ToHexString(bytes)}] encodes differently as bytes and as text");
-        }).Check(TextGenerators.Config(1500));
+        }).Check(TokenizerGenerators.Config(1500));
     }
 
     [Theory]
@@ -70,7 +70,7 @@ public class BytePairTokenizerTests
     {
         var model = ((BytePairTokenizer)ShippedTokenizers.Get(name)).Model;
         var pieces = Gen.OneOf(
-            Gen.Choose(2, 64).SelectMany(n => TextGenerators.Fragment.ArrayOf(n)).Select(p => Encoding.UTF8.GetBytes(string.Concat(p))),
+            Gen.Choose(2, 64).SelectMany(n => TokenizerGenerators.PatternFragment.ArrayOf(n)).Select(p => Encoding.UTF8.GetBytes(string.Concat(p))),
             Gen.Choose(0, 255).Select(b => (byte)b).ArrayOf()).Where(b => b.Length is >= 2 and <= 64);
         Prop.ForAll(Arb.From(pieces), piece =>
         {
@@ -80,7 +80,7 @@ public class BytePairTokenizerTests
             model.MergeWithHeap(piece, heap);
             if (!linear.SequenceEqual(heap))
                 throw new Exception($"[{Convert.ToHexString(piece)}]: linear [{string.Join(",", linear)}] heap [{string.Join(",", heap)}]");
-        }).Check(TextGenerators.Config(1000));
+        }).Check(TokenizerGenerators.Config(1000));
     }
 
     [Theory]

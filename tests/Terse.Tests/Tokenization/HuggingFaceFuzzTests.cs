@@ -102,20 +102,22 @@ public class HuggingFaceFuzzTests
     [Fact]
     public void RandomAndMutatedVocabAndMergesFailCleanly()
     {
-        Fuzz.Run(Fuzz.RandomBytes(300, seed: 5).Concat(Fuzz.Mutations(Vocab, 1500, seed: 6, JsonJunk)),
-            vocab => Check(HuggingFaceLoader.FromVocabAndMerges("v", vocab, Merges, null, TokenizerLoadOptions.Default, "vocab.json", "merges.txt")),
-            typeof(InvalidDataException));
-        Fuzz.Run(Fuzz.RandomBytes(300, seed: 7).Concat(Fuzz.Mutations(Merges, 1500, seed: 8, " ", "\n", "Ġ", "#version")),
-            merges => Check(HuggingFaceLoader.FromVocabAndMerges("v", Vocab, merges, null, TokenizerLoadOptions.Default, "vocab.json", "merges.txt")),
-            typeof(InvalidDataException));
+        var vocab = FormatFuzzer.Run(Vocab,
+            bytes => Check(HuggingFaceLoader.FromVocabAndMerges("v", bytes, Merges, null, TokenizerLoadOptions.Default, "vocab.json", "merges.txt")),
+            2000, seed: 6, allowNotSupported: false, JsonJunk);
+        Assert.True(vocab.Rejected > 1000, vocab.ToString());
+        var merges = FormatFuzzer.Run(Merges,
+            bytes => Check(HuggingFaceLoader.FromVocabAndMerges("v", Vocab, bytes, null, TokenizerLoadOptions.Default, "vocab.json", "merges.txt")),
+            2000, seed: 8, allowNotSupported: false, " ", "\n", "Ġ", "#version", "Ġ Ġ", "zz qq");
+        Assert.True(merges.Rejected > 500, merges.ToString());
     }
 
     [Fact]
     public void RandomAndMutatedTokenizerJsonFailsCleanly()
     {
-        int rejected = Fuzz.Run(Fuzz.RandomBytes(300, seed: 9).Concat(Fuzz.Mutations(TokenizerJson, 2000, seed: 10, JsonJunk)),
+        var outcome = FormatFuzzer.Run(TokenizerJson,
             json => Check(HuggingFaceLoader.FromTokenizerJson("t", json, null, TokenizerLoadOptions.Default, "tokenizer.json")),
-            typeof(InvalidDataException), typeof(NotSupportedException));
-        Assert.True(rejected > 1000, $"only {rejected} rejected");
+            2500, seed: 10, allowNotSupported: true, JsonJunk);
+        Assert.True(outcome.Rejected > 1000, outcome.ToString());
     }
 }

@@ -14,31 +14,12 @@ public class HuggingFaceTests
     private static readonly Lazy<Tokenizer> Gpt2 = new(() => TokenizerRegistry.Load(TestData.Path("tokenizers/gpt2_vocab.json")));
     private static readonly Lazy<Tokenizer> Qwen2 = new(() => TokenizerRegistry.Load(TestData.Path("tokenizers/qwen2_vocab.json")));
 
-    /// <summary>
-    /// llama.cpp's tokenizer tests: the inputs of ggml-vocab-tests.inp (separated by
-    /// "\n__ggml_vocab_test__\n"; the file ends with a separator) against the ids in the .out files,
-    /// one line per input, written by Hugging Face tokenizers without special tokens added.
-    /// </summary>
+    /// <summary>llama.cpp's tokenizer test vectors (see <see cref="LlamaCppVocabTests"/>) for the GPT-2 and Qwen2 vocabularies.</summary>
     [Theory]
     [InlineData("ggml-vocab-gpt-2.gguf.out", "gpt2")]
     [InlineData("ggml-vocab-qwen2.gguf.out", "qwen2")]
-    public void LlamaCppVocabTests(string expectedFile, string tokenizerName)
-    {
-        var tokenizer = tokenizerName == "gpt2" ? Gpt2.Value : Qwen2.Value;
-        var inputs = TestData.ReadText("tokenizers/ggml-vocab-tests.inp").Split("\n__ggml_vocab_test__\n");
-        Assert.Equal("", inputs[^1]);
-        inputs = inputs[..^1];
-        var expected = File.ReadAllLines(TestData.Path("tokenizers/" + expectedFile));
-        Assert.Equal(46, inputs.Length);
-        Assert.Equal(inputs.Length, expected.Length);
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            var want = expected[i].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-            var got = tokenizer.Encode(inputs[i]);
-            Assert.True(want.SequenceEqual(got), $"input {i} '{inputs[i]}': expected [{string.Join(' ', want)}] got [{string.Join(' ', got)}]");
-            Assert.Equal(inputs[i], tokenizer.Decode(got));
-        }
-    }
+    public void LlamaCppVocabTests(string expectedFile, string tokenizerName) =>
+        Tokenization.LlamaCppVocabTests.AssertAllCasesMatch(tokenizerName == "gpt2" ? Gpt2.Value : Qwen2.Value, expectedFile);
 
     [Fact]
     public void Qwen2IsDetectedFromItsConfig()
