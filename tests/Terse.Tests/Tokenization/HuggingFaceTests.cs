@@ -130,6 +130,27 @@ public class HuggingFaceTests
         Assert.Equal(plain.Encode(" Hello").Append(50256).Concat(plain.Encode(" x")), tokenizer.Encode("Hello   <|endoftext|>x", new EncodeOptions(AllowSpecialTokens: true)));
     }
 
+    /// <summary>ignore_merges (Llama 3's tokenizer.json): a piece that is a vocabulary entry is that entry, merges or not.</summary>
+    [Fact]
+    public void IgnoreMergesTakesWholePiecesFromTheVocabulary()
+    {
+        var vocab = Enumerable.Range(0, 256).ToDictionary(b => ByteLevelAlphabet.CharOf((byte)b).ToString(), b => b);
+        vocab["ab"] = 256;
+        vocab["abc"] = 257; // no merge makes it
+        var json = Encoding.UTF8.GetString(BuildTokenizerJson("", false, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "ByteLevel");
+            w.WriteEndObject();
+        }, normalizerNfc: false, added: [], vocabJson: JsonSerializer.Serialize(vocab), mergeLines: ["a b"]));
+        var merging = HuggingFaceLoader.FromTokenizerJson("t", Encoding.UTF8.GetBytes(json), null, TokenizerLoadOptions.Default, "t");
+        Assert.Equal([256, 99], merging.Encode("abc"));
+        var ignoring = HuggingFaceLoader.FromTokenizerJson("t", Encoding.UTF8.GetBytes(json.Replace("\"byte_fallback\":false", "\"byte_fallback\":false,\"ignore_merges\":true")),
+            null, TokenizerLoadOptions.Default, "t");
+        Assert.Equal([257], ignoring.Encode("abc"));
+        Assert.Equal([256, 100], ignoring.Encode("abd"));
+    }
+
     private static void AssertSameIds(Tokenizer expected, Tokenizer actual, int fileLimit = int.MaxValue)
     {
         foreach (var file in TestData.TextFiles().Take(fileLimit))

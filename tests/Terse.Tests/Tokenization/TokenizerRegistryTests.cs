@@ -44,7 +44,6 @@ public class TokenizerRegistryTests
             Assert.Contains(path, e.Message);
             foreach (var type in TokenizerRegistry.FileTypes)
                 Assert.Contains(type.Suffix, e.Message);
-            Assert.Throws<NotSupportedException>(() => TokenizerRegistry.Load(Path.GetTempPath()));
         }
         finally
         {
@@ -96,6 +95,26 @@ public class TokenizerRegistryTests
             File.WriteAllText(Path.Combine(directory.FullName, "custom_tokenizer_config.json"), config);
             var e = Assert.Throws<InvalidDataException>(() => TokenizerRegistry.Load(path, new TokenizerLoadOptions { PreTokenizer = "llama3" }));
             Assert.Contains(message, e.Message);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AModelDirectoryResolvesToItsTokenizerFile()
+    {
+        var directory = Directory.CreateTempSubdirectory("terse-");
+        try
+        {
+            File.Copy(TestData.Path("tokenizers/gpt2_vocab.json"), Path.Combine(directory.FullName, "vocab.json"));
+            File.Copy(TestData.Path("tokenizers/gpt2_merges.txt"), Path.Combine(directory.FullName, "merges.txt"));
+            var tokenizer = TokenizerRegistry.Load(directory.FullName);
+            Assert.Equal("vocab.json", tokenizer.Name);
+            Assert.Equal([15496, 995], tokenizer.Encode("Hello world"));
+            var empty = Directory.CreateDirectory(Path.Combine(directory.FullName, "empty"));
+            Assert.Contains("tokenizer.json", Assert.Throws<NotSupportedException>(() => TokenizerRegistry.Load(empty.FullName)).Message);
         }
         finally
         {
