@@ -45,8 +45,17 @@ public static class TokenizerRegistry
             HuggingFaceLoader.LoadVocabAndMerges, "vocab.json"),
     ];
 
-    public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } =
-        [.. TiktokenEncodings.BuiltIn.Select(e => new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize))];
+    private sealed record BuiltInEntry(BuiltInTokenizer Info, Func<Tokenizer> Get);
+
+    // One line per built-in beyond the tiktoken encodings: new(new(NAME, [ALIASES], DESCRIPTION, SIZE), () => …),
+    // where the function returns one shared, lazily loaded instance.
+    private static readonly BuiltInEntry[] BuiltInTable =
+    [
+        .. TiktokenEncodings.BuiltIn.Select(e => new BuiltInEntry(
+            new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize), () => TiktokenEncodings.Get(e))),
+    ];
+
+    public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } = [.. BuiltInTable.Select(b => b.Info)];
 
     public static IReadOnlyList<TokenizerFileType> FileTypes => FileTypeTable;
 
@@ -63,8 +72,12 @@ public static class TokenizerRegistry
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
         options ??= TokenizerLoadOptions.Default;
-        if (TiktokenEncodings.Find(nameOrPath) is { } encoding)
-            return TiktokenEncodings.Get(encoding);
+        foreach (var builtIn in BuiltInTable)
+        {
+            if (builtIn.Info.Name.Equals(nameOrPath, StringComparison.OrdinalIgnoreCase)
+                || builtIn.Info.Aliases.Any(a => a.Equals(nameOrPath, StringComparison.OrdinalIgnoreCase)))
+                return builtIn.Get();
+        }
 
         if (Directory.Exists(nameOrPath))
         {

@@ -114,7 +114,7 @@ public sealed class TokenizerCliTests : IDisposable
         foreach (var name in new[] { "r50k_base", "gpt2", "p50k_base", "cl100k_base", "o200k_base", ".tiktoken", "vocab.json", "tokenizer.json" })
             Assert.Contains(name, output);
         using var json = JsonDocument.Parse(Run("tokenizers", "--json").Out);
-        Assert.Equal(5, json.RootElement.GetProperty("built_in").GetArrayLength());
+        Assert.True(json.RootElement.GetProperty("built_in").GetArrayLength() >= 5);
         Assert.Equal(100277, json.RootElement.GetProperty("built_in")[3].GetProperty("vocabulary_size").GetInt32());
     }
 
