@@ -52,6 +52,16 @@ public class TiktokenFuzzTests
     }
 
     [Fact]
+    public void RankFilesAreRecognisedByTheirFirstLine()
+    {
+        Assert.True(TiktokenRankFile.LooksLikeRankFile(File.ReadAllBytes(Infrastructure.TestData.Path("tokenizers/llama3_tokenizer.model.tiktoken")).AsSpan(0, 100)));
+        Assert.True(TiktokenRankFile.LooksLikeRankFile("IQ== 0\r\n"u8));
+        Assert.False(TiktokenRankFile.LooksLikeRankFile(File.ReadAllBytes(Infrastructure.TestData.Path("tokenizers/llama2_tokenizer.model")).AsSpan(0, 100)));
+        Assert.False(TiktokenRankFile.LooksLikeRankFile("IQ== x\n"u8));
+        Assert.False(TiktokenRankFile.LooksLikeRankFile(""u8));
+    }
+
+    [Fact]
     public void DuplicateTokensAndMissingBytesAreRejected()
     {
         var duplicate = Encoding.UTF8.GetString(SmallRankFile()) + "aGU= 300\n";
