@@ -14,6 +14,7 @@ public static class Program
         Commands.CompressCommands.AddTo(root);
         Commands.DemoCommand.AddTo(root);
         Commands.LmCommands.AddTo(root);
+        Commands.TokenizerCommands.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }
