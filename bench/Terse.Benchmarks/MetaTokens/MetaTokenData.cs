@@ -36,10 +36,8 @@ internal static class MetaTokenData
         vocabulary = 0;
         foreach (var name in tokenizers)
         {
-            // A built-in name, or a SentencePiece model under shared/data.
-            var tokenizer = name.EndsWith(".model", StringComparison.Ordinal)
-                ? Terse.Tokenization.SentencePiece.SentencePieceTokenizer.Load(Path.Combine(SharedData, name))
-                : TokenizerRegistry.Load(name);
+            // A built-in name, or a tokenizer file under shared/data.
+            var tokenizer = TokenizerRegistry.Load(name.Contains('/') ? Path.Combine(SharedData, name) : name);
             vocabulary = Math.Max(vocabulary, tokenizer.VocabularySize);
             foreach (var file in TextFiles())
             {
