@@ -38,7 +38,7 @@ public static class Compute
                 job.Run(0, count);
             return;
         }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, part =>
+        WorkerPool.Run(threads, part =>
         {
             int start = (int)((long)count * part / threads);
             int end = (int)((long)count * (part + 1) / threads);
