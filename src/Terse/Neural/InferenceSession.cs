@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using Terse.Neural.Checkpoints;
 using Terse.Neural.Layers;
 using Terse.Neural.Numerics;
 
@@ -31,11 +32,20 @@ public sealed class InferenceSession
     private readonly LlamaConfig _config;
     private readonly FloatBuffer[] _keys, _values;
     private readonly FloatBuffer _x, _normed, _query, _attention, _projected, _gate, _up, _hidden, _logits;
+    private readonly LoraAdapter? _adapter;
+    private readonly FloatBuffer? _loraRank, _loraOut;
 
-    internal InferenceSession(LlamaModel model, int capacity)
+    internal InferenceSession(LlamaModel model, int capacity, LoraAdapter? adapter)
     {
         _model = model;
         _config = model.Config;
+        model.Applies(adapter);
+        _adapter = adapter;
+        if (adapter is not null)
+        {
+            _loraRank = new FloatBuffer(ChunkRows * adapter.Settings.Rank);
+            _loraOut = new FloatBuffer(ChunkRows * Math.Max(_config.Dim, _config.HiddenDim));
+        }
         if (capacity < 1 || capacity > _config.MaxSequenceLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"capacity must be in 1..{_config.MaxSequenceLength} (the model's sequence length)");
         Capacity = capacity;
@@ -59,6 +69,9 @@ public sealed class InferenceSession
     }
 
     public LlamaModel Model => _model;
+
+    /// <summary>The LoRA adapter applied on top of the base, if any.</summary>
+    public LoraAdapter? Adapter => _adapter;
 
     /// <summary>Positions fed so far (the position the next input takes).</summary>
     public int Position { get; private set; }
@@ -170,23 +183,23 @@ public sealed class InferenceSession
             var values = _values[l].Span;
             RmsNorm.Forward(x, w.AttentionNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
             var query = _query.Span[..(rows * d)];
-            FixedOrder.MultiplyTransposed(normed, d, w.Query.Value.Span, Bias(w.QueryBias), query, d, rows, d, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Key.Value.Span, Bias(w.KeyBias), keys[(p0 * kv)..], kv, rows, kv, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Value.Value.Span, Bias(w.ValueBias), values[(p0 * kv)..], kv, rows, kv, d);
+            Project(l, LlamaProjection.Query, normed, d, query, d, rows);
+            Project(l, LlamaProjection.Key, normed, d, keys[(p0 * kv)..], kv, rows);
+            Project(l, LlamaProjection.Value, normed, d, values[(p0 * kv)..], kv, rows);
             for (int r = 0; r < rows; r++)
             {
                 _model.Rope.Forward(query.Slice(r * d, d), p0 + r);
                 _model.Rope.Forward(keys.Slice((p0 + r) * kv, kv), p0 + r);
             }
             Attend(l, rows, p0);
-            FixedOrder.MultiplyTransposed(_attention.Span, d, w.Output.Value.Span, default, _projected.Span, d, rows, d, d);
+            Project(l, LlamaProjection.Output, _attention.Span, d, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
 
             RmsNorm.Forward(x, w.FeedForwardNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
-            FixedOrder.MultiplyTransposed(normed, d, w.Gate.Value.Span, default, _gate.Span, h, rows, h, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Up.Value.Span, default, _up.Span, h, rows, h, d);
+            Project(l, LlamaProjection.Gate, normed, d, _gate.Span, h, rows);
+            Project(l, LlamaProjection.Up, normed, d, _up.Span, h, rows);
             SwiGlu.Forward(_gate.Span[..(rows * h)], _up.Span[..(rows * h)], _hidden.Span[..(rows * h)]);
-            FixedOrder.MultiplyTransposed(_hidden.Span, h, w.Down.Value.Span, default, _projected.Span, d, rows, d, h);
+            Project(l, LlamaProjection.Down, _hidden.Span, h, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
         }
         // Only rows whose logits are wanted go through the final norm and the classifier.
@@ -207,6 +220,24 @@ public sealed class InferenceSession
     }
 
     private static ReadOnlySpan<float> Bias(Parameter? bias) => bias is null ? default : bias.Value.Span;
+
+    /// <summary>y = x·Wᵀ + b (+ scale·(x·Aᵀ)·Bᵀ with an unmerged adapter), all in fixed-order products.</summary>
+    private void Project(int layer, LlamaProjection projection, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int rows)
+    {
+        var weight = _model.Layers[layer].Weight(projection);
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        FixedOrder.MultiplyTransposed(x, ldx, weight.Value.Span, Bias(_model.Layers[layer].Bias(projection)), y, ldy, rows, outputs, inputs);
+        if (_adapter is null || !_model.Applies(_adapter) || _adapter.Pair(layer, projection) is not { } pair)
+            return;
+        int rank = _adapter.Settings.Rank;
+        FixedOrder.MultiplyTransposed(x, ldx, pair.A.Value.Span, default, _loraRank!.Span, rank, rows, rank, inputs);
+        FixedOrder.MultiplyTransposed(_loraRank.Span, rank, pair.B.Value.Span, default, _loraOut!.Span, outputs, rows, outputs, rank);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = y.Slice(r * ldy, outputs);
+            TensorPrimitives.FusedMultiplyAdd(_loraOut.Span.Slice(r * outputs, outputs), _adapter.Scale, row, row);
+        }
+    }
 
     /// <summary>Attention of each new row (and head) over the cache up to its own position.</summary>
     private unsafe void Attend(int layer, int rows, int p0)
