@@ -25,7 +25,7 @@ public sealed class BatchPass
     private readonly LayerActivations[] _layers;
     private readonly FloatBuffer? _finalNormed, _finalRstd, _logits, _rowLosses, _lossScratch;
     private readonly FloatBuffer _dResidual, _dNormed, _dQuery, _dKey, _dValue, _dAttention, _dGate, _dUp, _dHidden;
-    private readonly Random _dropoutRandom;
+    private Random _dropoutRandom;
     private readonly Dictionary<(int Layer, LlamaProjection Projection), LoraActivations> _lora = [];
     private FloatBuffer? _loraScratch;
     private int[] _tokens = [];
@@ -95,6 +95,9 @@ public sealed class BatchPass
     public Gradients Gradients { get; }
 
     public LoraAdapter? Adapter { get; }
+
+    /// <summary>Restarts the adapter's dropout masks from <paramref name="seed"/> (a trainer reseeds each micro-batch).</summary>
+    public void SetDropoutSeed(int seed) => _dropoutRandom = new Random(seed);
 
     /// <summary>Forward from token ids [batch·time] (the stack must start at layer 0).</summary>
     public void Forward(ReadOnlySpan<int> tokens)
