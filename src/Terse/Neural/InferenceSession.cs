@@ -31,7 +31,7 @@ public sealed class InferenceSession
     private readonly LlamaModel _model;
     private readonly LlamaConfig _config;
     private readonly FloatBuffer[] _keys, _values;
-    private readonly FloatBuffer _x, _normed, _query, _attention, _projected, _gate, _up, _hidden, _logits;
+    private readonly FloatBuffer _x, _normed, _query, _keyRows, _attention, _projected, _gate, _up, _hidden, _logits;
     private readonly LoraAdapter? _adapter;
     private readonly FloatBuffer? _loraRank, _loraOut;
 
@@ -50,6 +50,8 @@ public sealed class InferenceSession
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"capacity must be in 1..{_config.MaxSequenceLength} (the model's sequence length)");
         Capacity = capacity;
         int d = _config.Dim, kv = _config.KvDim, h = _config.HiddenDim;
+        // Keys are cached transposed, [kv head][dimension][position], so attention scores vectorise
+        // over positions; values stay one row per position.
         _keys = new FloatBuffer[_config.Layers];
         _values = new FloatBuffer[_config.Layers];
         for (int l = 0; l < _config.Layers; l++)
@@ -60,6 +62,7 @@ public sealed class InferenceSession
         _x = new FloatBuffer(ChunkRows * d);
         _normed = new FloatBuffer(ChunkRows * d);
         _query = new FloatBuffer(ChunkRows * d);
+        _keyRows = new FloatBuffer(ChunkRows * kv);
         _attention = new FloatBuffer(ChunkRows * d);
         _projected = new FloatBuffer(ChunkRows * d);
         _gate = new FloatBuffer(ChunkRows * h);
@@ -184,13 +187,15 @@ public sealed class InferenceSession
             RmsNorm.Forward(x, w.AttentionNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
             var query = _query.Span[..(rows * d)];
             Project(l, LlamaProjection.Query, normed, d, query, d, rows);
-            Project(l, LlamaProjection.Key, normed, d, keys[(p0 * kv)..], kv, rows);
+            var keyRows = _keyRows.Span[..(rows * kv)];
+            Project(l, LlamaProjection.Key, normed, d, keyRows, kv, rows);
             Project(l, LlamaProjection.Value, normed, d, values[(p0 * kv)..], kv, rows);
             for (int r = 0; r < rows; r++)
             {
                 _model.Rope.Forward(query.Slice(r * d, d), p0 + r);
-                _model.Rope.Forward(keys.Slice((p0 + r) * kv, kv), p0 + r);
+                _model.Rope.Forward(keyRows.Slice(r * kv, kv), p0 + r);
             }
+            Attention.TransposeKeys(keyRows, kv, rows, c.KvHeads, c.HeadSize, keys, Capacity, p0);
             Attend(l, rows, p0);
             Project(l, LlamaProjection.Output, _attention.Span, d, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
@@ -242,25 +247,24 @@ public sealed class InferenceSession
     /// <summary>Attention of each new row (and head) over the cache up to its own position.</summary>
     private unsafe void Attend(int layer, int rows, int p0)
     {
-        var job = new AttentionJob(_config, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0);
+        var job = new AttentionJob(_config, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0, Capacity);
         Compute.For(rows * _config.Heads, 2L * _config.HeadSize * (p0 + rows), job);
     }
 
-    private readonly unsafe struct AttentionJob(LlamaConfig config, float* query, float* output, float* keys, float* values, int p0) : IRangeJob
+    private readonly unsafe struct AttentionJob(LlamaConfig config, float* query, float* output, float* keys, float* values, int p0, int capacity) : IRangeJob
     {
         public void Run(int start, int end)
         {
             int heads = config.Heads, headSize = config.HeadSize, d = config.Dim, kv = config.KvDim, group = config.Heads / config.KvHeads;
             int longest = p0 + (end - 1) / heads + 1;
             var probabilities = ArrayPool<float>.Shared.Rent(longest);
-            for (int item = start; item < end; item++)
-            {
-                int r = item / heads, head = item % heads, count = p0 + r + 1;
-                Attention.AttendOne(new ReadOnlySpan<float>(query + r * d + head * headSize, headSize),
-                    new ReadOnlySpan<float>(keys, count * kv), new ReadOnlySpan<float>(values, count * kv),
-                    kv, head / group * headSize, count, probabilities,
-                    new Span<float>(output + r * d + head * headSize, headSize));
-            }
+            fixed (float* p = probabilities)
+                for (int item = start; item < end; item++)
+                {
+                    int r = item / heads, head = item % heads, kvHead = head / group;
+                    Attention.AttendOne(query + r * d + head * headSize, headSize, keys + (long)kvHead * headSize * capacity, capacity,
+                        values + kvHead * headSize, kv, p0 + r + 1, p, output + r * d + head * headSize);
+                }
             ArrayPool<float>.Shared.Return(probabilities);
         }
     }

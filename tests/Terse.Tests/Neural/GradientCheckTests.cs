@@ -156,10 +156,10 @@ public class GradientCheckTests
         double Loss()
         {
             var output = new float[n * heads * headSize];
-            Attention.Forward(q, k, v, new float[probabilities.Length], output, batch, time, heads, kvHeads, headSize);
+            Attention.Forward(q, k, v, new float[k.Length], new float[probabilities.Length], output, batch, time, heads, kvHeads, headSize);
             return WeightedSum(output, upstream);
         }
-        Attention.Forward(q, k, v, probabilities, new float[n * heads * headSize], batch, time, heads, kvHeads, headSize);
+        Attention.Forward(q, k, v, new float[k.Length], probabilities, new float[n * heads * headSize], batch, time, heads, kvHeads, headSize);
         var dq = new float[q.Length];
         var dk = new float[k.Length];
         var dv = new float[v.Length];

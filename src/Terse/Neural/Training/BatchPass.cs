@@ -24,6 +24,7 @@ public sealed class BatchPass
     private readonly FloatBuffer[] _hidden;
     private readonly LayerActivations[] _layers;
     private readonly FloatBuffer? _finalNormed, _finalRstd, _logits, _rowLosses, _lossScratch;
+    private readonly FloatBuffer _keysTransposed;
     private readonly FloatBuffer _dResidual, _dNormed, _dQuery, _dKey, _dValue, _dAttention, _dGate, _dUp, _dHidden;
     private Random _dropoutRandom;
     private readonly Dictionary<(int Layer, LlamaProjection Projection), LoraActivations> _lora = [];
@@ -72,6 +73,7 @@ public sealed class BatchPass
             _rowLosses = new FloatBuffer(_n);
             _lossScratch = new FloatBuffer(_c.VocabSize);
         }
+        _keysTransposed = new FloatBuffer(_n * kv);
         _dResidual = new FloatBuffer(_n * d);
         _dNormed = new FloatBuffer(_n * d);
         _dQuery = new FloatBuffer(_n * d);
@@ -218,7 +220,7 @@ public sealed class BatchPass
                 _model.Rope.Forward(a.Query.Span.Slice(r * d, d), r % Time);
                 _model.Rope.Forward(a.Key.Span.Slice(r * kv, kv), r % Time);
             }
-            Attention.Forward(a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span, a.Attended.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
+            Attention.Forward(a.Query.Span, a.Key.Span, a.Value.Span, _keysTransposed.Span, a.Probabilities.Span, a.Attended.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
             Project(i, LlamaProjection.Output, a.Attended.Span, a.Middle.Span);
             TensorPrimitives.Add(a.Middle.Span, x, a.Middle.Span);
 

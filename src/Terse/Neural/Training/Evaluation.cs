@@ -28,7 +28,8 @@ public static class Evaluation
             throw new ArgumentException("no tokens to evaluate", nameof(text));
         int perWindow = length - 1;
         int windows = (text.Length + perWindow - 1) / perWindow;
-        batch = Math.Min(batch, windows);
+        // Attention probabilities take batch·heads·window² floats per layer; keep them near 64 MB.
+        batch = Math.Clamp(Math.Min(batch, (1 << 24) / (model.Config.Heads * length * length)), 1, windows);
         var pass = new BatchPass(model, batch, length, gradients: new Gradients([]), adapter: adapter);
         var inputs = new int[batch * length];
         var targets = new int[batch * length];
