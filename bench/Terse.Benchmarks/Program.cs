@@ -4,12 +4,21 @@ namespace Terse.Benchmarks;
 
 public static class Program
 {
+    /// <summary>
+    /// Head-to-head comparisons (plain timing against reference programs) and maintenance commands,
+    /// run as <c>dotnet run -c Release --project bench/Terse.Benchmarks -- NAME ARGS…</c>; anything
+    /// else goes to BenchmarkDotNet's switcher.
+    /// </summary>
+    private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
+    {
+        ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
+        ["neural"] = Neural.NeuralComparison.Run,
+    };
+
     public static int Main(string[] args)
     {
-        // Head-to-head comparison commands (plain timing against reference programs) come before
-        // BenchmarkDotNet's own switcher: `dotnet run -c Release --project bench/Terse.Benchmarks -- neural …`.
-        if (args.Length > 0 && args[0] == "neural")
-            return Neural.NeuralComparison.Run(args[1..]);
+        if (args.Length > 0 && Commands.TryGetValue(args[0], out var command))
+            return command(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
