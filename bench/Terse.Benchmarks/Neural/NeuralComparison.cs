@@ -32,8 +32,11 @@ internal static class NeuralComparison
                 RunCComparison.Report(args[1], runC, repeats, Console.Out);
                 return 0;
             }
+            case "train":
+                TrainingRate.Report(Console.Out);
+                return 0;
             default:
-                Console.Error.WriteLine($"unknown neural benchmark '{what}' (gemm, decode, runc)");
+                Console.Error.WriteLine($"unknown neural benchmark '{what}' (gemm, decode, runc, train)");
                 return 1;
         }
     }
