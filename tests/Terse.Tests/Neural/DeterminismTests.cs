@@ -68,6 +68,18 @@ public class DeterminismTests
     }
 
     [Fact]
+    public void SessionsDecodingConcurrentlyGetTheSameLogitsAsAlone()
+    {
+        // Two sessions on one model, as an entropy coder runs chunks on both cores: the worker pool
+        // is busy for one of them, which then runs its parts inline — the results must not change.
+        var alone = StepAll(Wide, 2, Wide.Gemm);
+        var results = new float[2][];
+        Parallel.For(0, 2, i => results[i] = StepAll(Wide, 2, Wide.Gemm));
+        Assert.Equal(alone, results[0]);
+        Assert.Equal(alone, results[1]);
+    }
+
+    [Fact]
     public void FeedingAnEmbeddingRowEqualsFeedingItsToken()
     {
         var model = ModelFixtures.Stories260K;
