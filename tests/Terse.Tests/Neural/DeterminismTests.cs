@@ -102,3 +102,34 @@ public class DeterminismTests
         Assert.Equal(4, session.Position);
     }
 }
+
+public class FixedOrderTests
+{
+    [Fact]
+    public void TheAvx2PathOfTheCanonicalDotIsBitIdenticalToTheAvx512Path()
+    {
+        var random = new Random(3);
+        for (int length = 16; length <= 400; length += 16)
+        {
+            var a = GemmTests.RandomArray(random, length);
+            var b = GemmTests.RandomArray(random, length);
+            float wide = Terse.Neural.Numerics.FixedOrder.Dot(a, b);
+            float pairs = Terse.Neural.Numerics.FixedOrder.DotPairs(ref a[0], ref b[0], length);
+            Assert.Equal(BitConverter.SingleToInt32Bits(wide), BitConverter.SingleToInt32Bits(pairs));
+        }
+    }
+
+    [Fact]
+    public void EveryProductElementIsTheCanonicalDotWhateverTheTiling()
+    {
+        var random = new Random(4);
+        int rows = 7, outputs = 10, k = 37;
+        var x = GemmTests.RandomArray(random, rows * k);
+        var w = GemmTests.RandomArray(random, outputs * k);
+        var y = new float[rows * outputs];
+        Terse.Neural.Numerics.FixedOrder.MultiplyTransposed(x, k, w, default, y, outputs, rows, outputs, k);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < outputs; j++)
+                Assert.Equal(Terse.Neural.Numerics.FixedOrder.Dot(x.AsSpan(r * k, k), w.AsSpan(j * k, k)), y[r * outputs + j]);
+    }
+}
