@@ -260,7 +260,7 @@ public static class LmCommands
             var losses = new List<float>();
             bool interactive = ProgressReporter.IsInteractive && !parse.GetValue(json);
             int startStep = trainer.Step;
-            ProgressReporter.Run("training", stepCount - startStep, progress =>
+            ProgressReporter.Run("training", stepCount - startStep, (progress, setLabel) =>
             {
                 while (trainer.Step < stepCount)
                 {
@@ -268,6 +268,7 @@ public static class LmCommands
                     tokensSeen += result.Tokens;
                     losses.Add(result.Loss);
                     progress.Report(trainer.Step - startStep);
+                    setLabel($"training · loss {result.Loss:F3} · {tokensSeen / clock.Elapsed.TotalSeconds:F0} tokens/s");
                     if (!interactive && !parse.GetValue(json) && (trainer.Step % 10 == 0 || trainer.Step == stepCount))
                         Console.Error.WriteLine($"step {trainer.Step}/{stepCount}: loss {result.Loss:F4}, lr {result.LearningRate:G3}, " +
                             $"{tokensSeen / clock.Elapsed.TotalSeconds:F0} tokens/s");
