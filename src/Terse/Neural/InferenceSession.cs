@@ -12,15 +12,17 @@ namespace Terse.Neural;
 /// at once.
 /// </summary>
 /// <remarks>
-/// <para><b>Determinism.</b> The logits are a pure function of the model's weights and the inputs fed
-/// since the last <see cref="Reset"/>: bit-identical whatever <see cref="Compute.Threads"/> is, whichever
-/// <see cref="Gemm"/> backend is loaded (none is used here), and whether the inputs came one
-/// <see cref="Step(int)"/> at a time or in <see cref="Prefill(ReadOnlySpan{int}, Span{float})"/> chunks of any
-/// size. Every matrix product element and every reduction is the canonical fixed-order sum of
-/// <see cref="FixedOrder"/> computed by a single thread; threads only split independent outputs.
-/// Element-wise functions (exp, sigmoid) are the same <c>TensorPrimitives</c> calls on every path.
-/// The guarantee holds for one build on one machine type; it is what an arithmetic coder needs to
-/// decode what it encoded.</para>
+/// <para><b>Determinism.</b> The logits are a pure function of the model's weights (and adapter) and the
+/// inputs fed since the last <see cref="Reset"/>: bit-identical whatever <see cref="Compute.Threads"/>
+/// is, whichever <see cref="Gemm"/> backend is loaded (none is used here), whether other sessions run
+/// at the same time, and whether the inputs came one <see cref="Step(int)"/> at a time or in
+/// <see cref="Prefill(ReadOnlySpan{int}, Span{float})"/> chunks of any size. Every matrix-product
+/// element is the canonical fixed-order dot product of <see cref="FixedOrder"/> (the same bits with
+/// AVX-512 or AVX2), every attention row comes from <see cref="Attention.AttendOne"/>, and each is
+/// computed by one thread: threads only split independent outputs. Element-wise functions (exp,
+/// sigmoid) are the same <c>TensorPrimitives</c> calls on every path. Promised for one build of the
+/// library on one kind of machine (exp and friends may differ between runtime versions); that is what
+/// an arithmetic coder needs to decode what it encoded.</para>
 /// <para>A session is not thread-safe; use one per sequence (they may share the model).</para>
 /// </remarks>
 public sealed class InferenceSession
