@@ -63,7 +63,7 @@ internal static class RunCComparison
     public static LlamaModel Random15M()
     {
         var model = LlamaModel.CreateRandom(Model15M, seed: 15);
-        model.Parameters[ParameterNames.Embedding].Value.Span.Slice(Llama2cTokenizer.BosToken * Model15M.Dim, Model15M.Dim).Clear();
+        model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding].Value.Span.Slice(Llama2cTokenizer.BosToken * Model15M.Dim, Model15M.Dim).Clear();
         return model;
     }
 

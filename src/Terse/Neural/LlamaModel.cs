@@ -20,30 +20,30 @@ public sealed class LlamaModel
         Config = config;
         Parameters = new ParameterSet();
         int d = config.Dim, kv = config.KvDim, h = config.HiddenDim;
-        Embedding = Parameters.Add(ParameterNames.Embedding, config.VocabSize, d);
+        Embedding = Parameters.Add(HuggingFaceLlamaNames.Embedding, config.VocabSize, d);
         Layers = new LayerWeights[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {
-            string prefix = ParameterNames.Layer(i);
-            var layer = new LayerWeights
+            Parameter Weight(LlamaProjection projection, int outputs, int inputs) => Parameters.Add(HuggingFaceLlamaNames.Weight(i, projection), outputs, inputs);
+            Parameter? Bias(LlamaProjection projection, int outputs) => config.AttentionBias ? Parameters.Add(HuggingFaceLlamaNames.Bias(i, projection), outputs) : null;
+            Layers[i] = new LayerWeights
             {
-                AttentionNorm = Parameters.Add(prefix + "input_layernorm.weight", d),
-                Query = Parameters.Add(prefix + "self_attn.q_proj.weight", d, d),
-                Key = Parameters.Add(prefix + "self_attn.k_proj.weight", kv, d),
-                Value = Parameters.Add(prefix + "self_attn.v_proj.weight", kv, d),
-                QueryBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.q_proj.bias", d) : null,
-                KeyBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.k_proj.bias", kv) : null,
-                ValueBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.v_proj.bias", kv) : null,
-                Output = Parameters.Add(prefix + "self_attn.o_proj.weight", d, d),
-                FeedForwardNorm = Parameters.Add(prefix + "post_attention_layernorm.weight", d),
-                Gate = Parameters.Add(prefix + "mlp.gate_proj.weight", h, d),
-                Up = Parameters.Add(prefix + "mlp.up_proj.weight", h, d),
-                Down = Parameters.Add(prefix + "mlp.down_proj.weight", d, h),
+                AttentionNorm = Parameters.Add(HuggingFaceLlamaNames.InputNorm(i), d),
+                Query = Weight(LlamaProjection.Query, d, d),
+                Key = Weight(LlamaProjection.Key, kv, d),
+                Value = Weight(LlamaProjection.Value, kv, d),
+                QueryBias = Bias(LlamaProjection.Query, d),
+                KeyBias = Bias(LlamaProjection.Key, kv),
+                ValueBias = Bias(LlamaProjection.Value, kv),
+                Output = Weight(LlamaProjection.Output, d, d),
+                FeedForwardNorm = Parameters.Add(HuggingFaceLlamaNames.PostAttentionNorm(i), d),
+                Gate = Weight(LlamaProjection.Gate, h, d),
+                Up = Weight(LlamaProjection.Up, h, d),
+                Down = Weight(LlamaProjection.Down, d, h),
             };
-            Layers[i] = layer;
         }
-        FinalNorm = Parameters.Add(ParameterNames.FinalNorm, d);
-        Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(ParameterNames.Classifier, config.VocabSize, d);
+        FinalNorm = Parameters.Add(HuggingFaceLlamaNames.FinalNorm, d);
+        Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(HuggingFaceLlamaNames.LmHead, config.VocabSize, d);
         Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta);
     }
 
@@ -193,16 +193,6 @@ public sealed class LlamaModel
         }
         return hash.GetHashAndReset();
     }
-}
-
-/// <summary>Parameter names (Hugging Face Llama naming).</summary>
-public static class ParameterNames
-{
-    public const string Embedding = "model.embed_tokens.weight";
-    public const string FinalNorm = "model.norm.weight";
-    public const string Classifier = "lm_head.weight";
-
-    public static string Layer(int index) => $"model.layers.{index}.";
 }
 
 /// <summary>The parameters of one decoder layer.</summary>

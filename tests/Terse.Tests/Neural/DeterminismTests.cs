@@ -84,7 +84,7 @@ public class DeterminismTests
     {
         var model = ModelFixtures.Stories260K;
         int d = model.Config.Dim;
-        var table = model.Parameters[ParameterNames.Embedding].Value.Span;
+        var table = model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding].Value.Span;
         var byToken = model.CreateSession();
         var byEmbedding = model.CreateSession();
         foreach (int token in new[] { 1, 400, 12, 99 })

@@ -198,7 +198,7 @@ public class GradientCheckTests
             var values = parameter.Value.Span;
             for (int i = 0; i < values.Length; i++)
                 values[i] = parameter.Shape.Count == 1 && !parameter.Name.EndsWith("bias") ? 1f + 0.2f * (float)(random.NextDouble() - 0.5)
-                    : parameter == model.Parameters[ParameterNames.Embedding] ? 2f * (float)(random.NextDouble() - 0.5) // O(1) rows: a step of 1e-2 stays in RMSNorm's linear range
+                    : parameter == model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding] ? 2f * (float)(random.NextDouble() - 0.5) // O(1) rows: a step of 1e-2 stays in RMSNorm's linear range
                     : 0.4f * (float)(random.NextDouble() - 0.5);
         }
         return model;

@@ -125,8 +125,8 @@ public class TrainingTests
     public void AdamWMatchesTheFormulaAndRespectsFrozenRowsAndNoDecayOnNorms()
     {
         var model = LlamaModel.CreateRandom(new LlamaConfig(16, 24, 1, 2, 2, 6, 8), 1);
-        var embedding = model.Parameters[ParameterNames.Embedding];
-        var norm = model.Parameters[ParameterNames.FinalNorm];
+        var embedding = model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding];
+        var norm = model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.FinalNorm];
         embedding.FrozenRows = 2;
         var optimizer = new AdamW([embedding, norm], new AdamWSettings(0.9f, 0.99f, 1e-8f, WeightDecay: 0.5f));
         var gradients = new Gradients([embedding, norm]);
