@@ -372,14 +372,18 @@ public static class LmCommands
         return AdapterFiles.Load(model, folder, "cli");
     }
 
-    /// <summary>A SentencePiece protobuf (<c>.model</c>) or a llama2.c <c>tokenizer.bin</c> (read for the model's vocabulary size when known).</summary>
+    /// <summary>
+    /// A llama2.c <c>tokenizer.bin</c> (read for the model's vocabulary size when known, as run.c does),
+    /// a SentencePiece protobuf (<c>.model</c>), or anything else the tokenizer registry knows (built-in
+    /// names, tiktoken and Hugging Face files).
+    /// </summary>
     internal static Tokenizer LoadTokenizer(string path, int? vocabularySize)
     {
-        if (!File.Exists(path))
-            throw new CliException($"no such tokenizer file: {path}");
-        return path.EndsWith(".model", StringComparison.OrdinalIgnoreCase)
-            ? SentencePieceTokenizer.Load(path)
-            : Llama2cTokenizer.Load(path, vocabularySize);
+        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase))
+            return File.Exists(path) ? Llama2cTokenizer.Load(path, vocabularySize) : throw new CliException($"no such tokenizer file: {path}");
+        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
+            return File.Exists(path) ? SentencePieceTokenizer.Load(path) : throw new CliException($"no such tokenizer file: {path}");
+        return TokenizerRegistry.Load(path);
     }
 
     /// <summary>Text as UTF-8 when it is valid, otherwise byte tokens where the tokenizer has them.</summary>
