@@ -163,7 +163,7 @@ public class GradientCheckTests
         var dq = new float[q.Length];
         var dk = new float[k.Length];
         var dv = new float[v.Length];
-        Attention.Backward(upstream, q, k, v, probabilities, dq, dk, dv, batch, time, heads, kvHeads, headSize);
+        Attention.Backward(Gemm.Managed, upstream, q, k, v, probabilities, dq, dk, dv, batch, time, heads, kvHeads, headSize);
         Check("attention dq", Loss, q, dq, random);
         Check("attention dk", Loss, k, dk, random);
         Check("attention dv", Loss, v, dv, random);

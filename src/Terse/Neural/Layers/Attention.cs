@@ -125,13 +125,9 @@ internal static class Attention
                     transposed[(h * headSize + i) * keyStride + firstPosition + r] = rows[r * rowStride + h * headSize + i];
     }
 
-    /// <summary>y ← fma(a, x, y) lane by lane.</summary>
-    private static void FusedAxpy(float a, ReadOnlySpan<float> x, Span<float> y) =>
-        System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(x, a, y, y);
-
     /// <summary>
     /// Batched forward over [batch, time]: q is [B·T, heads·hs], k and v [B·T, kvHeads·hs]; fills
-    /// probabilities [B, heads, T, T] (row t holds t + 1 entries) and output [B·T, heads·hs].
+    /// probabilities [B, heads, T, T] (row t: t + 1 entries, zeros after) and output [B·T, heads·hs].
     /// <paramref name="keysTransposed"/> is scratch of B·kvHeads·hs·T floats.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> keysTransposed,
@@ -156,6 +152,8 @@ internal static class Attention
                             (float*)ka + ((long)b * kvHeads + kvHead) * headSize * time, time,
                             (float*)va + (long)b * time * kvDim + kvHead * headSize, kvDim, t + 1,
                             (float*)pa + shape.ProbabilityIndex(b, h, t), (float*)oa + shape.QueryIndex(b, t, h));
+                        // Above the diagonal stays zero: the backward pass multiplies whole rows.
+                        new Span<float>((float*)pa + shape.ProbabilityIndex(b, h, t) + t + 1, time - t - 1).Clear();
                     }
                 });
             }
@@ -163,10 +161,12 @@ internal static class Attention
     }
 
     /// <summary>
-    /// Adds the gradients w.r.t. q, k and v given dOutput. Work is split by (sequence, kv head), so
-    /// each dk/dv element is accumulated by one thread in a fixed order.
+    /// Adds the gradients w.r.t. q, k and v given dOutput, per (sequence, head) as four matrix
+    /// products: dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √hs; dQ += dS·K; dK += dSᵀ·Q; dV += Pᵀ·dO
+    /// (the causal mask is implicit: P is zero above the diagonal). Work is split by (sequence, kv
+    /// head), so each dK/dV element is accumulated by one thread in a fixed order.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Backward(Gemm gemm, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, Span<float> dq, Span<float> dk, Span<float> dv,
         int batch, int time, int heads, int kvHeads, int headSize)
     {
@@ -177,38 +177,43 @@ internal static class Attention
             {
                 var shape = new Shape(batch, time, heads, kvHeads, headSize);
                 nint doa = (nint)pdo, qa = (nint)pq, ka = (nint)pk, va = (nint)pv, pa = (nint)pp, dqa = (nint)pdq, dka = (nint)pdk, dva = (nint)pdv;
+                int group = heads / kvHeads, queryWidth = heads * headSize, kvDim = kvHeads * headSize, square = time * time;
                 float scale = 1f / MathF.Sqrt(headSize);
-                int group = heads / kvHeads;
-                Compute.For(batch * kvHeads, (long)group * time * time * headSize * 4, (start, end) =>
+                Compute.For(batch * kvHeads, 8L * group * square * headSize, (start, end) =>
                 {
-                    var dScores = new float[time];
+                    var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(square);
+                    var dScores = scratch.AsSpan(0, square);
                     for (int item = start; item < end; item++)
                     {
                         int b = item / kvHeads, kvHead = item % kvHeads;
+                        long kvStart = shape.KvIndex(b, 0, kvHead * group);
+                        var keys = new ReadOnlySpan<float>((float*)ka + kvStart, (time - 1) * kvDim + headSize);
+                        var values = new ReadOnlySpan<float>((float*)va + kvStart, (time - 1) * kvDim + headSize);
+                        var dKeys = new Span<float>((float*)dka + kvStart, (time - 1) * kvDim + headSize);
+                        var dValues = new Span<float>((float*)dva + kvStart, (time - 1) * kvDim + headSize);
                         for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
+                        {
+                            long queryStart = shape.QueryIndex(b, 0, h);
+                            var dOut = new ReadOnlySpan<float>((float*)doa + queryStart, (time - 1) * queryWidth + headSize);
+                            var query = new ReadOnlySpan<float>((float*)qa + queryStart, (time - 1) * queryWidth + headSize);
+                            var dQuery = new Span<float>((float*)dqa + queryStart, (time - 1) * queryWidth + headSize);
+                            var probs = new ReadOnlySpan<float>((float*)pa + shape.ProbabilityIndex(b, h, 0), square);
+                            gemm.Multiply(false, true, time, time, headSize, 1f, dOut, queryWidth, values, kvDim, 0f, dScores, time);
                             for (int t = 0; t < time; t++)
                             {
-                                var probs = new ReadOnlySpan<float>((float*)pa + shape.ProbabilityIndex(b, h, t), t + 1);
-                                var dOut = new ReadOnlySpan<float>((float*)doa + shape.QueryIndex(b, t, h), headSize);
-                                var query = new ReadOnlySpan<float>((float*)qa + shape.QueryIndex(b, t, h), headSize);
-                                var dQuery = new Span<float>((float*)dqa + shape.QueryIndex(b, t, h), headSize);
-                                // dP[s] = dOut · v_s;  dScore[s] = P[s] (dP[s] − Σ P dP)
-                                float weighted = 0;
-                                for (int s = 0; s <= t; s++)
-                                {
-                                    var value = new ReadOnlySpan<float>((float*)va + shape.KvIndex(b, s, h), headSize);
-                                    dScores[s] = FixedOrder.Dot(dOut, value);
-                                    weighted += probs[s] * dScores[s];
-                                    FusedAxpy(probs[s], dOut, new Span<float>((float*)dva + shape.KvIndex(b, s, h), headSize));
-                                }
-                                for (int s = 0; s <= t; s++)
-                                {
-                                    float dScore = probs[s] * (dScores[s] - weighted) * scale;
-                                    FusedAxpy(dScore, new ReadOnlySpan<float>((float*)ka + shape.KvIndex(b, s, h), headSize), dQuery);
-                                    FusedAxpy(dScore, query, new Span<float>((float*)dka + shape.KvIndex(b, s, h), headSize));
-                                }
+                                var row = dScores.Slice(t * time, time);
+                                var p = probs.Slice(t * time, t + 1);
+                                float weighted = FixedOrder.Dot(p, row, t + 1);
+                                for (int s2 = 0; s2 <= t; s2++)
+                                    row[s2] = p[s2] * (row[s2] - weighted) * scale;
+                                row[(t + 1)..].Clear();
                             }
+                            gemm.Multiply(false, false, time, headSize, time, 1f, dScores, time, keys, kvDim, 1f, dQuery, queryWidth);
+                            gemm.Multiply(true, false, time, headSize, time, 1f, dScores, time, query, queryWidth, 1f, dKeys, kvDim);
+                            gemm.Multiply(true, false, time, headSize, time, 1f, probs, time, dOut, queryWidth, 1f, dValues, kvDim);
+                        }
                     }
+                    System.Buffers.ArrayPool<float>.Shared.Return(scratch);
                 });
             }
         }

@@ -275,7 +275,7 @@ public sealed class BatchPass
             _dQuery.Clear();
             _dKey.Clear();
             _dValue.Clear();
-            Attention.Backward(_dAttention.Span, a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span,
+            Attention.Backward(_model.Gemm, _dAttention.Span, a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span,
                 _dQuery.Span, _dKey.Span, _dValue.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
             for (int r = 0; r < _n; r++)
             {
