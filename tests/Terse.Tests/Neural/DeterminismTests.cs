@@ -12,7 +12,7 @@ public class DeterminismTests
 {
     // Wide enough that every matrix product and the attention are split over two threads.
     private static readonly LlamaModel Wide = LlamaModel.CreateRandom(
-        new LlamaConfig(Dim: 256, HiddenDim: 688, Layers: 2, Heads: 8, KvHeads: 2, VocabSize: 3000, MaxSequenceLength: 300, AttentionBias: true), seed: 7);
+        new LlamaConfig(Dim: 512, HiddenDim: 1376, Layers: 2, Heads: 8, KvHeads: 2, VocabSize: 3000, MaxSequenceLength: 300, AttentionBias: true), seed: 7);
 
     private static readonly int[] Tokens = Enumerable.Range(0, 150).Select(i => (i * 7919 + 13) % 3000).ToArray();
 
@@ -41,6 +41,11 @@ public class DeterminismTests
     public void StepLogitsAreBitIdenticalForOneOrTwoThreadsAndEitherGemmBackend()
     {
         Assert.NotNull(Gemm.OpenBlas);
+        int saved = Compute.Threads;
+        Compute.Threads = 2;
+        // The model is wide enough that a single-token q projection (128 blocks of 4 rows × 512) is split over both threads.
+        Assert.Equal(2, Compute.PlanThreads(512 / 4, 4L * 512));
+        Compute.Threads = saved;
         var reference = StepAll(Wide, 1, Gemm.Managed);
         Assert.Equal(reference, StepAll(Wide, 2, Gemm.Managed));
         Assert.Equal(reference, StepAll(Wide, 1, Gemm.OpenBlas!));
