@@ -8,7 +8,6 @@ using Terse.Neural.Numerics;
 using Terse.Neural.Training;
 using Terse.Tokenization;
 using Terse.Tokenization.Llama2c;
-using Terse.Tokenization.SentencePiece;
 
 namespace Terse.Cli.Commands;
 
@@ -373,16 +372,14 @@ public static class LmCommands
     }
 
     /// <summary>
-    /// A llama2.c <c>tokenizer.bin</c> (read for the model's vocabulary size when known, as run.c does),
-    /// a SentencePiece protobuf (<c>.model</c>), or anything else the tokenizer registry knows (built-in
-    /// names, tiktoken and Hugging Face files).
+    /// A llama2.c <c>tokenizer.bin</c>, read for the model's vocabulary size when known (run.c reads
+    /// exactly that many entries), or anything the tokenizer registry knows (built-in names such as
+    /// <c>stories260K</c>, SentencePiece <c>.model</c>, tiktoken and Hugging Face files).
     /// </summary>
     internal static Tokenizer LoadTokenizer(string path, int? vocabularySize)
     {
         if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase))
             return File.Exists(path) ? Llama2cTokenizer.Load(path, vocabularySize) : throw new CliException($"no such tokenizer file: {path}");
-        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-            return File.Exists(path) ? SentencePieceTokenizer.Load(path) : throw new CliException($"no such tokenizer file: {path}");
         return TokenizerRegistry.Load(path);
     }
 
