@@ -23,8 +23,20 @@ internal static class NeuralComparison
                 Console.WriteLine($"{Path.GetFileName(args[1])}: decode {DecodeRate.Generate(model, steps):F0} tok/s, prefill {DecodeRate.Prefill(model, steps):F0} tok/s (threads {Compute.Threads})");
                 return 0;
             }
+            case "runc":
+            {
+                // neural runc <shared-data-root> [<path to compiled run.c>] [--repeats N]
+                int repeatsAt = Array.IndexOf(args, "--repeats");
+                int repeats = repeatsAt >= 0 ? int.Parse(args[repeatsAt + 1]) : 5;
+                string? runC = args.Length > 2 && !args[2].StartsWith("--") ? args[2] : null;
+                RunCComparison.Report(args[1], runC, repeats, Console.Out);
+                return 0;
+            }
+            case "train":
+                TrainingRate.Report(Console.Out);
+                return 0;
             default:
-                Console.Error.WriteLine($"unknown neural benchmark '{what}' (gemm)");
+                Console.Error.WriteLine($"unknown neural benchmark '{what}' (gemm, decode, runc, train)");
                 return 1;
         }
     }

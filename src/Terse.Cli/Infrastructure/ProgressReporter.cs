@@ -11,10 +11,14 @@ public static class ProgressReporter
     public static bool IsInteractive => !Console.IsErrorRedirected;
 
     /// <summary>Runs <paramref name="work"/>, which reports completed units out of <paramref name="total"/>.</summary>
-    public static T Run<T>(string label, long total, Func<IProgress<long>, T> work)
+    public static T Run<T>(string label, long total, Func<IProgress<long>, T> work) =>
+        Run(label, total, (progress, _) => work(progress));
+
+    /// <summary>As above; <paramref name="work"/> may also replace the label (e.g. with a running loss).</summary>
+    public static T Run<T>(string label, long total, Func<IProgress<long>, Action<string>, T> work)
     {
         if (!IsInteractive || total <= 0)
-            return work(new Progress<long>(_ => { }));
+            return work(new Progress<long>(_ => { }), _ => { });
 
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
@@ -25,7 +29,7 @@ public static class ProgressReporter
             .Start(context =>
             {
                 var task = context.AddTask(label, maxValue: total);
-                result = work(new SynchronousProgress(done => task.Value = Math.Min(done, total)));
+                result = work(new SynchronousProgress(done => task.Value = Math.Min(done, total)), text => task.Description = text);
             });
         return result;
     }

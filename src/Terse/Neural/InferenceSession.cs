@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using Terse.Neural.Checkpoints;
 using Terse.Neural.Layers;
 using Terse.Neural.Numerics;
 
@@ -11,15 +12,17 @@ namespace Terse.Neural;
 /// at once.
 /// </summary>
 /// <remarks>
-/// <para><b>Determinism.</b> The logits are a pure function of the model's weights and the inputs fed
-/// since the last <see cref="Reset"/>: bit-identical whatever <see cref="Compute.Threads"/> is, whichever
-/// <see cref="Gemm"/> backend is loaded (none is used here), and whether the inputs came one
-/// <see cref="Step(int)"/> at a time or in <see cref="Prefill(ReadOnlySpan{int}, Span{float})"/> chunks of any
-/// size. Every matrix product element and every reduction is the canonical fixed-order sum of
-/// <see cref="FixedOrder"/> computed by a single thread; threads only split independent outputs.
-/// Element-wise functions (exp, sigmoid) are the same <c>TensorPrimitives</c> calls on every path.
-/// The guarantee holds for one build on one machine type; it is what an arithmetic coder needs to
-/// decode what it encoded.</para>
+/// <para><b>Determinism.</b> The logits are a pure function of the model's weights (and adapter) and the
+/// inputs fed since the last <see cref="Reset"/>: bit-identical whatever <see cref="Compute.Threads"/>
+/// is, whichever <see cref="Gemm"/> backend is loaded (none is used here), whether other sessions run
+/// at the same time, and whether the inputs came one <see cref="Step(int)"/> at a time or in
+/// <see cref="Prefill(ReadOnlySpan{int}, Span{float})"/> chunks of any size. Every matrix-product
+/// element is the canonical fixed-order dot product of <see cref="FixedOrder"/> (the same bits with
+/// AVX-512 or AVX2), every attention row comes from <see cref="Attention.AttendOne"/>, and each is
+/// computed by one thread: threads only split independent outputs. Element-wise functions (exp,
+/// sigmoid) are the same <c>TensorPrimitives</c> calls on every path. Promised for one build of the
+/// library on one kind of machine (exp and friends may differ between runtime versions); that is what
+/// an arithmetic coder needs to decode what it encoded.</para>
 /// <para>A session is not thread-safe; use one per sequence (they may share the model).</para>
 /// </remarks>
 public sealed class InferenceSession
@@ -30,16 +33,27 @@ public sealed class InferenceSession
     private readonly LlamaModel _model;
     private readonly LlamaConfig _config;
     private readonly FloatBuffer[] _keys, _values;
-    private readonly FloatBuffer _x, _normed, _query, _attention, _projected, _gate, _up, _hidden, _logits;
+    private readonly FloatBuffer _x, _normed, _query, _keyRows, _attention, _projected, _gate, _up, _hidden, _logits;
+    private readonly LoraAdapter? _adapter;
+    private readonly FloatBuffer? _loraRank, _loraOut;
 
-    internal InferenceSession(LlamaModel model, int capacity)
+    internal InferenceSession(LlamaModel model, int capacity, LoraAdapter? adapter)
     {
         _model = model;
         _config = model.Config;
+        model.Applies(adapter);
+        _adapter = adapter;
+        if (adapter is not null)
+        {
+            _loraRank = new FloatBuffer(ChunkRows * adapter.Settings.Rank);
+            _loraOut = new FloatBuffer(ChunkRows * Math.Max(_config.Dim, _config.HiddenDim));
+        }
         if (capacity < 1 || capacity > _config.MaxSequenceLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"capacity must be in 1..{_config.MaxSequenceLength} (the model's sequence length)");
         Capacity = capacity;
         int d = _config.Dim, kv = _config.KvDim, h = _config.HiddenDim;
+        // Keys are cached transposed, [kv head][dimension][position], so attention scores vectorise
+        // over positions; values stay one row per position.
         _keys = new FloatBuffer[_config.Layers];
         _values = new FloatBuffer[_config.Layers];
         for (int l = 0; l < _config.Layers; l++)
@@ -50,6 +64,7 @@ public sealed class InferenceSession
         _x = new FloatBuffer(ChunkRows * d);
         _normed = new FloatBuffer(ChunkRows * d);
         _query = new FloatBuffer(ChunkRows * d);
+        _keyRows = new FloatBuffer(ChunkRows * kv);
         _attention = new FloatBuffer(ChunkRows * d);
         _projected = new FloatBuffer(ChunkRows * d);
         _gate = new FloatBuffer(ChunkRows * h);
@@ -59,6 +74,9 @@ public sealed class InferenceSession
     }
 
     public LlamaModel Model => _model;
+
+    /// <summary>The LoRA adapter applied on top of the base, if any.</summary>
+    public LoraAdapter? Adapter => _adapter;
 
     /// <summary>Positions fed so far (the position the next input takes).</summary>
     public int Position { get; private set; }
@@ -170,23 +188,25 @@ public sealed class InferenceSession
             var values = _values[l].Span;
             RmsNorm.Forward(x, w.AttentionNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
             var query = _query.Span[..(rows * d)];
-            FixedOrder.MultiplyTransposed(normed, d, w.Query.Value.Span, Bias(w.QueryBias), query, d, rows, d, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Key.Value.Span, Bias(w.KeyBias), keys[(p0 * kv)..], kv, rows, kv, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Value.Value.Span, Bias(w.ValueBias), values[(p0 * kv)..], kv, rows, kv, d);
+            Project(l, LlamaProjection.Query, normed, d, query, d, rows);
+            var keyRows = _keyRows.Span[..(rows * kv)];
+            Project(l, LlamaProjection.Key, normed, d, keyRows, kv, rows);
+            Project(l, LlamaProjection.Value, normed, d, values[(p0 * kv)..], kv, rows);
             for (int r = 0; r < rows; r++)
             {
                 _model.Rope.Forward(query.Slice(r * d, d), p0 + r);
-                _model.Rope.Forward(keys.Slice((p0 + r) * kv, kv), p0 + r);
+                _model.Rope.Forward(keyRows.Slice(r * kv, kv), p0 + r);
             }
+            Attention.TransposeKeys(keyRows, kv, rows, c.KvHeads, c.HeadSize, keys, Capacity, p0);
             Attend(l, rows, p0);
-            FixedOrder.MultiplyTransposed(_attention.Span, d, w.Output.Value.Span, default, _projected.Span, d, rows, d, d);
+            Project(l, LlamaProjection.Output, _attention.Span, d, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
 
             RmsNorm.Forward(x, w.FeedForwardNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
-            FixedOrder.MultiplyTransposed(normed, d, w.Gate.Value.Span, default, _gate.Span, h, rows, h, d);
-            FixedOrder.MultiplyTransposed(normed, d, w.Up.Value.Span, default, _up.Span, h, rows, h, d);
+            Project(l, LlamaProjection.Gate, normed, d, _gate.Span, h, rows);
+            Project(l, LlamaProjection.Up, normed, d, _up.Span, h, rows);
             SwiGlu.Forward(_gate.Span[..(rows * h)], _up.Span[..(rows * h)], _hidden.Span[..(rows * h)]);
-            FixedOrder.MultiplyTransposed(_hidden.Span, h, w.Down.Value.Span, default, _projected.Span, d, rows, d, h);
+            Project(l, LlamaProjection.Down, _hidden.Span, h, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
         }
         // Only rows whose logits are wanted go through the final norm and the classifier.
@@ -208,28 +228,45 @@ public sealed class InferenceSession
 
     private static ReadOnlySpan<float> Bias(Parameter? bias) => bias is null ? default : bias.Value.Span;
 
+    /// <summary>y = x·Wᵀ + b (+ scale·(x·Aᵀ)·Bᵀ with an unmerged adapter), all in fixed-order products.</summary>
+    private void Project(int layer, LlamaProjection projection, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int rows)
+    {
+        var weight = _model.Layers[layer].Weight(projection);
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        FixedOrder.MultiplyTransposed(x, ldx, weight.Value.Span, Bias(_model.Layers[layer].Bias(projection)), y, ldy, rows, outputs, inputs);
+        if (_adapter is null || !_model.Applies(_adapter) || _adapter.Pair(layer, projection) is not { } pair)
+            return;
+        int rank = _adapter.Settings.Rank;
+        FixedOrder.MultiplyTransposed(x, ldx, pair.A.Value.Span, default, _loraRank!.Span, rank, rows, rank, inputs);
+        FixedOrder.MultiplyTransposed(_loraRank.Span, rank, pair.B.Value.Span, default, _loraOut!.Span, outputs, rows, outputs, rank);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = y.Slice(r * ldy, outputs);
+            TensorPrimitives.FusedMultiplyAdd(_loraOut.Span.Slice(r * outputs, outputs), _adapter.Scale, row, row);
+        }
+    }
+
     /// <summary>Attention of each new row (and head) over the cache up to its own position.</summary>
     private unsafe void Attend(int layer, int rows, int p0)
     {
-        var job = new AttentionJob(_config, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0);
+        var job = new AttentionJob(_config, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0, Capacity);
         Compute.For(rows * _config.Heads, 2L * _config.HeadSize * (p0 + rows), job);
     }
 
-    private readonly unsafe struct AttentionJob(LlamaConfig config, float* query, float* output, float* keys, float* values, int p0) : IRangeJob
+    private readonly unsafe struct AttentionJob(LlamaConfig config, float* query, float* output, float* keys, float* values, int p0, int capacity) : IRangeJob
     {
         public void Run(int start, int end)
         {
             int heads = config.Heads, headSize = config.HeadSize, d = config.Dim, kv = config.KvDim, group = config.Heads / config.KvHeads;
             int longest = p0 + (end - 1) / heads + 1;
             var probabilities = ArrayPool<float>.Shared.Rent(longest);
-            for (int item = start; item < end; item++)
-            {
-                int r = item / heads, head = item % heads, count = p0 + r + 1;
-                Attention.AttendOne(new ReadOnlySpan<float>(query + r * d + head * headSize, headSize),
-                    new ReadOnlySpan<float>(keys, count * kv), new ReadOnlySpan<float>(values, count * kv),
-                    kv, head / group * headSize, count, probabilities,
-                    new Span<float>(output + r * d + head * headSize, headSize));
-            }
+            fixed (float* p = probabilities)
+                for (int item = start; item < end; item++)
+                {
+                    int r = item / heads, head = item % heads, kvHead = head / group;
+                    Attention.AttendOne(query + r * d + head * headSize, headSize, keys + (long)kvHead * headSize * capacity, capacity,
+                        values + kvHead * headSize, kv, p0 + r + 1, p, output + r * d + head * headSize);
+                }
             ArrayPool<float>.Shared.Return(probabilities);
         }
     }

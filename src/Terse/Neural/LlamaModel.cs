@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Terse.Neural.Checkpoints;
 using Terse.Neural.Layers;
 using Terse.Neural.Numerics;
 
@@ -19,30 +20,30 @@ public sealed class LlamaModel
         Config = config;
         Parameters = new ParameterSet();
         int d = config.Dim, kv = config.KvDim, h = config.HiddenDim;
-        Embedding = Parameters.Add(ParameterNames.Embedding, config.VocabSize, d);
+        Embedding = Parameters.Add(HuggingFaceLlamaNames.Embedding, config.VocabSize, d);
         Layers = new LayerWeights[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {
-            string prefix = ParameterNames.Layer(i);
-            var layer = new LayerWeights
+            Parameter Weight(LlamaProjection projection, int outputs, int inputs) => Parameters.Add(HuggingFaceLlamaNames.Weight(i, projection), outputs, inputs);
+            Parameter? Bias(LlamaProjection projection, int outputs) => config.AttentionBias ? Parameters.Add(HuggingFaceLlamaNames.Bias(i, projection), outputs) : null;
+            Layers[i] = new LayerWeights
             {
-                AttentionNorm = Parameters.Add(prefix + "input_layernorm.weight", d),
-                Query = Parameters.Add(prefix + "self_attn.q_proj.weight", d, d),
-                Key = Parameters.Add(prefix + "self_attn.k_proj.weight", kv, d),
-                Value = Parameters.Add(prefix + "self_attn.v_proj.weight", kv, d),
-                QueryBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.q_proj.bias", d) : null,
-                KeyBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.k_proj.bias", kv) : null,
-                ValueBias = config.AttentionBias ? Parameters.Add(prefix + "self_attn.v_proj.bias", kv) : null,
-                Output = Parameters.Add(prefix + "self_attn.o_proj.weight", d, d),
-                FeedForwardNorm = Parameters.Add(prefix + "post_attention_layernorm.weight", d),
-                Gate = Parameters.Add(prefix + "mlp.gate_proj.weight", h, d),
-                Up = Parameters.Add(prefix + "mlp.up_proj.weight", h, d),
-                Down = Parameters.Add(prefix + "mlp.down_proj.weight", d, h),
+                AttentionNorm = Parameters.Add(HuggingFaceLlamaNames.InputNorm(i), d),
+                Query = Weight(LlamaProjection.Query, d, d),
+                Key = Weight(LlamaProjection.Key, kv, d),
+                Value = Weight(LlamaProjection.Value, kv, d),
+                QueryBias = Bias(LlamaProjection.Query, d),
+                KeyBias = Bias(LlamaProjection.Key, kv),
+                ValueBias = Bias(LlamaProjection.Value, kv),
+                Output = Weight(LlamaProjection.Output, d, d),
+                FeedForwardNorm = Parameters.Add(HuggingFaceLlamaNames.PostAttentionNorm(i), d),
+                Gate = Weight(LlamaProjection.Gate, h, d),
+                Up = Weight(LlamaProjection.Up, h, d),
+                Down = Weight(LlamaProjection.Down, d, h),
             };
-            Layers[i] = layer;
         }
-        FinalNorm = Parameters.Add(ParameterNames.FinalNorm, d);
-        Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(ParameterNames.Classifier, config.VocabSize, d);
+        FinalNorm = Parameters.Add(HuggingFaceLlamaNames.FinalNorm, d);
+        Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(HuggingFaceLlamaNames.LmHead, config.VocabSize, d);
         Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta);
     }
 
@@ -120,8 +121,50 @@ public sealed class LlamaModel
         return old;
     }
 
+    private readonly Dictionary<string, LoraAdapter> _adapters = new(StringComparer.Ordinal);
+
+    /// <summary>LoRA adapters attached to this (base) model, by name.</summary>
+    public IReadOnlyDictionary<string, LoraAdapter> Adapters => _adapters;
+
+    /// <summary>
+    /// Attaches a new LoRA adapter (A random, B zero, so it starts as a no-op). Several adapters can
+    /// share the base; each session or batch pass chooses one (or none).
+    /// </summary>
+    public LoraAdapter AddAdapter(string name, LoraSettings settings, int seed = 0)
+    {
+        if (_adapters.ContainsKey(name))
+            throw new ArgumentException($"an adapter named '{name}' already exists", nameof(name));
+        var adapter = new LoraAdapter(this, name, settings, seed);
+        _adapters.Add(name, adapter);
+        return adapter;
+    }
+
+    public void RemoveAdapter(string name)
+    {
+        if (_adapters.TryGetValue(name, out var adapter) && adapter.IsMerged)
+            throw new InvalidOperationException($"adapter '{name}' is merged into the base; unmerge it first");
+        _adapters.Remove(name);
+    }
+
+    /// <summary>The adapter currently merged into the base weights, if any.</summary>
+    internal LoraAdapter? MergedAdapter { get; set; }
+
+    /// <summary>Checks that <paramref name="adapter"/> can run on this model now; returns whether its update must be computed (not merged).</summary>
+    internal bool Applies(LoraAdapter? adapter)
+    {
+        if (adapter is null)
+            return false;
+        if (adapter.Model != this || !_adapters.TryGetValue(adapter.Name, out var attached) || attached != adapter)
+            throw new ArgumentException($"adapter '{adapter.Name}' is not attached to this model", nameof(adapter));
+        if (MergedAdapter is not null && MergedAdapter != adapter)
+            throw new InvalidOperationException($"adapter '{MergedAdapter.Name}' is merged into the base; unmerge it before running '{adapter.Name}'");
+        return !adapter.IsMerged;
+    }
+
     /// <summary>A decoding session with its own KV cache for up to <paramref name="capacity"/> positions (default: the model's maximum).</summary>
-    public InferenceSession CreateSession(int? capacity = null) => new(this, capacity ?? Config.MaxSequenceLength);
+    /// <param name="adapter">A LoRA adapter of this model to apply, or null for the base alone.</param>
+    public InferenceSession CreateSession(int? capacity = null, LoraAdapter? adapter = null) =>
+        new(this, capacity ?? Config.MaxSequenceLength, adapter);
 
     /// <summary>
     /// SHA-256 over the configuration and every parameter (name, shape, float bits) in order: two
@@ -152,16 +195,6 @@ public sealed class LlamaModel
     }
 }
 
-/// <summary>Parameter names (Hugging Face Llama naming).</summary>
-public static class ParameterNames
-{
-    public const string Embedding = "model.embed_tokens.weight";
-    public const string FinalNorm = "model.norm.weight";
-    public const string Classifier = "lm_head.weight";
-
-    public static string Layer(int index) => $"model.layers.{index}.";
-}
-
 /// <summary>The parameters of one decoder layer.</summary>
 internal sealed class LayerWeights
 {
@@ -177,4 +210,24 @@ internal sealed class LayerWeights
     public required Parameter Gate { get; init; }
     public required Parameter Up { get; init; }
     public required Parameter Down { get; init; }
+
+    public Parameter Weight(LlamaProjection projection) => projection switch
+    {
+        LlamaProjection.Query => Query,
+        LlamaProjection.Key => Key,
+        LlamaProjection.Value => Value,
+        LlamaProjection.Output => Output,
+        LlamaProjection.Gate => Gate,
+        LlamaProjection.Up => Up,
+        LlamaProjection.Down => Down,
+        _ => throw new ArgumentOutOfRangeException(nameof(projection)),
+    };
+
+    public Parameter? Bias(LlamaProjection projection) => projection switch
+    {
+        LlamaProjection.Query => QueryBias,
+        LlamaProjection.Key => KeyBias,
+        LlamaProjection.Value => ValueBias,
+        _ => null,
+    };
 }

@@ -22,7 +22,7 @@ public sealed record GenerationResult(IReadOnlyList<int> Tokens, int PromptToken
 public static class TextGeneration
 {
     public static GenerationResult Generate(LlamaModel model, Tokenizer tokenizer, string prompt, int steps, Sampler sampler,
-        Action<ReadOnlySpan<byte>>? print = null)
+        Action<ReadOnlySpan<byte>>? print = null, LoraAdapter? adapter = null)
     {
         int bos = tokenizer.BosId ?? throw new ArgumentException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token");
         if (tokenizer.VocabularySize != model.Config.VocabSize)
@@ -35,7 +35,7 @@ public static class TextGeneration
         if (promptTokens.Length == 0 || promptTokens[0] != bos)
             throw new InvalidOperationException("the encoded prompt does not start with BOS");
 
-        var session = model.CreateSession(steps);
+        var session = model.CreateSession(steps, adapter);
         var tokens = new List<int> { promptTokens[0] };
         var clock = Stopwatch.StartNew();
         // run.c forwards position p and then forces prompt token p + 1 (printing it) while the prompt

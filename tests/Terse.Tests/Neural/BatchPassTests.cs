@@ -88,7 +88,7 @@ public class BatchPassTests
         int first = model.AddVocabularyRows(3, seed: 5);
         Assert.Equal(512, first);
         Assert.Equal(515, model.Config.VocabSize);
-        Assert.Equal(512, model.Parameters[ParameterNames.Embedding].FrozenRows);
+        Assert.Equal(512, model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding].FrozenRows);
         var session = model.CreateSession();
         var after = session.Prefill([1, 400, 12]).ToArray();
         Assert.Equal(515, after.Length);

@@ -12,7 +12,7 @@ public class DeterminismTests
 {
     // Wide enough that every matrix product and the attention are split over two threads.
     private static readonly LlamaModel Wide = LlamaModel.CreateRandom(
-        new LlamaConfig(Dim: 256, HiddenDim: 688, Layers: 2, Heads: 8, KvHeads: 2, VocabSize: 3000, MaxSequenceLength: 300, AttentionBias: true), seed: 7);
+        new LlamaConfig(Dim: 512, HiddenDim: 1376, Layers: 2, Heads: 8, KvHeads: 2, VocabSize: 3000, MaxSequenceLength: 300, AttentionBias: true), seed: 7);
 
     private static readonly int[] Tokens = Enumerable.Range(0, 150).Select(i => (i * 7919 + 13) % 3000).ToArray();
 
@@ -41,6 +41,11 @@ public class DeterminismTests
     public void StepLogitsAreBitIdenticalForOneOrTwoThreadsAndEitherGemmBackend()
     {
         Assert.NotNull(Gemm.OpenBlas);
+        int saved = Compute.Threads;
+        Compute.Threads = 2;
+        // The model is wide enough that a single-token q projection (128 blocks of 4 rows × 512) is split over both threads.
+        Assert.Equal(2, Compute.PlanThreads(512 / 4, 4L * 512));
+        Compute.Threads = saved;
         var reference = StepAll(Wide, 1, Gemm.Managed);
         Assert.Equal(reference, StepAll(Wide, 2, Gemm.Managed));
         Assert.Equal(reference, StepAll(Wide, 1, Gemm.OpenBlas!));
@@ -68,11 +73,23 @@ public class DeterminismTests
     }
 
     [Fact]
+    public void SessionsDecodingConcurrentlyGetTheSameLogitsAsAlone()
+    {
+        // Two sessions on one model, as an entropy coder runs chunks on both cores: the worker pool
+        // is busy for one of them, which then runs its parts inline — the results must not change.
+        var alone = StepAll(Wide, 2, Wide.Gemm);
+        var results = new float[2][];
+        Parallel.For(0, 2, i => results[i] = StepAll(Wide, 2, Wide.Gemm));
+        Assert.Equal(alone, results[0]);
+        Assert.Equal(alone, results[1]);
+    }
+
+    [Fact]
     public void FeedingAnEmbeddingRowEqualsFeedingItsToken()
     {
         var model = ModelFixtures.Stories260K;
         int d = model.Config.Dim;
-        var table = model.Parameters[ParameterNames.Embedding].Value.Span;
+        var table = model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding].Value.Span;
         var byToken = model.CreateSession();
         var byEmbedding = model.CreateSession();
         foreach (int token in new[] { 1, 400, 12, 99 })
@@ -88,5 +105,36 @@ public class DeterminismTests
         session.Rewind(3);
         Assert.Equal(first, session.Step(99).ToArray());
         Assert.Equal(4, session.Position);
+    }
+}
+
+public class FixedOrderTests
+{
+    [Fact]
+    public void TheAvx2PathOfTheCanonicalDotIsBitIdenticalToTheAvx512Path()
+    {
+        var random = new Random(3);
+        for (int length = 16; length <= 400; length += 16)
+        {
+            var a = GemmTests.RandomArray(random, length);
+            var b = GemmTests.RandomArray(random, length);
+            float wide = Terse.Neural.Numerics.FixedOrder.Dot(a, b);
+            float pairs = Terse.Neural.Numerics.FixedOrder.DotPairs(ref a[0], ref b[0], length);
+            Assert.Equal(BitConverter.SingleToInt32Bits(wide), BitConverter.SingleToInt32Bits(pairs));
+        }
+    }
+
+    [Fact]
+    public void EveryProductElementIsTheCanonicalDotWhateverTheTiling()
+    {
+        var random = new Random(4);
+        int rows = 7, outputs = 10, k = 37;
+        var x = GemmTests.RandomArray(random, rows * k);
+        var w = GemmTests.RandomArray(random, outputs * k);
+        var y = new float[rows * outputs];
+        Terse.Neural.Numerics.FixedOrder.MultiplyTransposed(x, k, w, default, y, outputs, rows, outputs, k);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < outputs; j++)
+                Assert.Equal(Terse.Neural.Numerics.FixedOrder.Dot(x.AsSpan(r * k, k), w.AsSpan(j * k, k)), y[r * outputs + j]);
     }
 }

@@ -156,14 +156,14 @@ public class GradientCheckTests
         double Loss()
         {
             var output = new float[n * heads * headSize];
-            Attention.Forward(q, k, v, new float[probabilities.Length], output, batch, time, heads, kvHeads, headSize);
+            Attention.Forward(q, k, v, new float[k.Length], new float[probabilities.Length], output, batch, time, heads, kvHeads, headSize);
             return WeightedSum(output, upstream);
         }
-        Attention.Forward(q, k, v, probabilities, new float[n * heads * headSize], batch, time, heads, kvHeads, headSize);
+        Attention.Forward(q, k, v, new float[k.Length], probabilities, new float[n * heads * headSize], batch, time, heads, kvHeads, headSize);
         var dq = new float[q.Length];
         var dk = new float[k.Length];
         var dv = new float[v.Length];
-        Attention.Backward(upstream, q, k, v, probabilities, dq, dk, dv, batch, time, heads, kvHeads, headSize);
+        Attention.Backward(Gemm.Managed, upstream, q, k, v, probabilities, dq, dk, dv, batch, time, heads, kvHeads, headSize);
         Check("attention dq", Loss, q, dq, random);
         Check("attention dk", Loss, k, dk, random);
         Check("attention dv", Loss, v, dv, random);
@@ -198,7 +198,7 @@ public class GradientCheckTests
             var values = parameter.Value.Span;
             for (int i = 0; i < values.Length; i++)
                 values[i] = parameter.Shape.Count == 1 && !parameter.Name.EndsWith("bias") ? 1f + 0.2f * (float)(random.NextDouble() - 0.5)
-                    : parameter == model.Parameters[ParameterNames.Embedding] ? 2f * (float)(random.NextDouble() - 0.5) // O(1) rows: a step of 1e-2 stays in RMSNorm's linear range
+                    : parameter == model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.Embedding] ? 2f * (float)(random.NextDouble() - 0.5) // O(1) rows: a step of 1e-2 stays in RMSNorm's linear range
                     : 0.4f * (float)(random.NextDouble() - 0.5);
         }
         return model;

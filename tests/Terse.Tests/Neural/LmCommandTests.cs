@@ -52,6 +52,101 @@ public class LmCommandTests
     }
 
     [Fact]
+    public void GoldenOutputsSurviveConversionToTheHuggingFaceLayout()
+    {
+        var folder = Directory.CreateTempSubdirectory("terse-cli-hf-");
+        try
+        {
+            var convert = RunCli("lm", "convert", "-m", TestData.Path("models/stories260K.bin"), "-o", folder.FullName, "--json");
+            Assert.True(convert.ExitCode == 0, convert.Stderr);
+            Assert.True(File.Exists(Path.Combine(folder.FullName, "model.safetensors")));
+            foreach (var golden in ModelFixtures.GoldenCases().Where(g => g.Model == "stories260K.bin"))
+            {
+                var args = new List<string> { "lm", "generate", "-m", folder.FullName, "-t", TestData.Path("models/" + golden.Tokenizer),
+                    "-n", golden.Steps.ToString(), "--temperature", "0" };
+                if (golden.Prompt.Length > 0)
+                    args.AddRange(["-p", golden.Prompt]);
+                var (exit, stdout, stderr) = RunCli(args.ToArray());
+                Assert.True(exit == 0, stderr);
+                Assert.Equal(golden.Expected + "\n", Encoding.UTF8.GetString(stdout));
+            }
+            // And back to llama2.c: the header and every weight byte-identical (the obsolete RoPE tables after them are recomputed).
+            var back = Path.Combine(folder.FullName, "back.bin");
+            Assert.Equal(0, RunCli("lm", "convert", "-m", folder.FullName, "-o", back).ExitCode);
+            var original = TestData.ReadBytes("models/stories260K.bin");
+            var roundTrip = File.ReadAllBytes(back);
+            int weights = 28 + 4 * (int)ModelFixtures.Stories260K.Config.ParameterCount;
+            Assert.Equal(original.Length, roundTrip.Length);
+            Assert.True(original.AsSpan(0, weights).SequenceEqual(roundTrip.AsSpan(0, weights)));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void EvalReportsNatsBitsAndBitsPerByte()
+    {
+        var text = Path.Combine(Path.GetTempPath(), $"terse-eval-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(text, TestData.ReadText("text/tinystories_valid_head.txt")[..20_000]);
+        try
+        {
+            var (exit, stdout, stderr) = RunCli("lm", "eval", "-m", TestData.Path("models/stories260K.bin"), "-t", TestData.Path("models/stories260K_tok512.bin"), text, "--json");
+            Assert.True(exit == 0, stderr);
+            using var json = JsonDocument.Parse(stdout);
+            var root = json.RootElement;
+            double nats = root.GetProperty("nats_per_token").GetDouble();
+            Assert.InRange(nats, 1.0, 2.5); // a real TinyStories model on TinyStories text
+            Assert.Equal(nats / Math.Log(2), root.GetProperty("bits_per_token").GetDouble(), 4);
+            Assert.Equal(20_000, root.GetProperty("bytes").GetInt64());
+            Assert.Equal(nats / Math.Log(2) * root.GetProperty("tokens").GetInt64() / 20_000, root.GetProperty("bits_per_byte").GetDouble(), 4);
+        }
+        finally
+        {
+            File.Delete(text);
+        }
+    }
+
+    [Fact]
+    public void TrainWritesAnAdapterThatGenerateAndEvalAccept()
+    {
+        var work = Directory.CreateTempSubdirectory("terse-cli-train-");
+        try
+        {
+            var text = TestData.ReadText("text/tinystories_valid_head.txt");
+            var train = Path.Combine(work.FullName, "train.txt");
+            var valid = Path.Combine(work.FullName, "valid.txt");
+            File.WriteAllText(train, text[..30_000]);
+            File.WriteAllText(valid, text[^5_000..]);
+            var adapter = Path.Combine(work.FullName, "adapter");
+            var checkpoint = Path.Combine(work.FullName, "state.safetensors");
+            string[] Args(int steps) => ["lm", "train", "-m", TestData.Path("models/stories260K.bin"), "-t", TestData.Path("models/stories260K_tok512.bin"),
+                train, "-o", adapter, "--lora-rank", "4", "--steps", steps.ToString(), "--batch", "4", "--seq", "64", "--lr", "1e-3",
+                "--validation", valid, "--checkpoint", checkpoint, "--checkpoint-every", "5", "--json"];
+            var first = RunCli(Args(5));
+            Assert.True(first.ExitCode == 0, first.Stderr);
+            // Resuming from the checkpoint continues to step 10 instead of starting over.
+            var (exit, stdout, stderr) = RunCli(Args(10));
+            Assert.True(exit == 0, stderr);
+            using var json = JsonDocument.Parse(stdout);
+            Assert.Equal(10, json.RootElement.GetProperty("steps").GetInt32());
+            Assert.Equal(5 * 4 * 64, json.RootElement.GetProperty("tokens").GetInt64());
+            Assert.True(File.Exists(Path.Combine(adapter, "adapter_config.json")));
+            Assert.True(json.RootElement.GetProperty("validation_after").GetDouble() > 0);
+
+            var generated = RunCli("lm", "generate", "-m", TestData.Path("models/stories260K.bin"), "-t", TestData.Path("models/stories260K_tok512.bin"),
+                "--adapter", adapter, "-n", "20", "--temperature", "0");
+            Assert.True(generated.ExitCode == 0, generated.Stderr);
+            Assert.True(generated.Stdout.Length > 10);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void BabyLlamaWithItsSentencePieceModelGeneratesTheDocumentedText()
     {
         // SOURCES.md quotes the 120-step greedy output: "- babyllama_tok105_model5000, 120 steps: `…`."
@@ -104,6 +199,9 @@ public class LmCommandTests
                 (["lm", "generate", "-m", truncated, "-t", TestData.Path("models/stories260K_tok512.bin")], "truncated"),
                 (["lm", "generate", "-m", TestData.Path("models/babyllama_tok105_model5000.bin"), "-t", TestData.Path("models/stories260K_tok512.bin")], "tokens"),
                 (["lm", "generate", "-m", TestData.Path("models/stories260K.bin"), "-t", TestData.Path("models/stories260K_tok512.bin"), "-n", "-3"], "--steps"),
+                (["lm", "eval", "-m", truncated, "-t", TestData.Path("models/stories260K_tok512.bin"), "/dev/null"], "truncated"),
+                (["lm", "train", "-t", TestData.Path("models/stories260K_tok512.bin"), "/dev/null", "-o", "/tmp/x"], "--model"),
+                (["lm", "convert", "-m", "/nonexistent", "-o", "/tmp/x.bin"], "no such model"),
             };
             foreach (var (args, message) in cases)
             {

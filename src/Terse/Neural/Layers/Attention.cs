@@ -10,87 +10,150 @@ namespace Terse.Neural.Layers;
 internal static class Attention
 {
     /// <summary>
-    /// One query head against the first <paramref name="count"/> key/value rows: scores by canonical
-    /// dot products divided by √head_size, softmax, then the probability-weighted sum of values, each
-    /// output element accumulated over positions in order with fused multiply-adds. The decoding step
-    /// and the batched pass both call this, so they agree bit for bit.
+    /// One query head against the first <paramref name="count"/> positions. Keys come transposed —
+    /// row i holds head dimension i of every position (<paramref name="keyStride"/> apart) — so that
+    /// sixteen scores are computed at once; each score is the fused multiply-add chain
+    /// q₀k₀, +q₁k₁, … in dimension order, divided by √head_size. Then softmax, and the
+    /// probability-weighted sum of the value rows (<paramref name="valueStride"/> apart) in a fixed
+    /// order (<see cref="WeightedSum"/>). The decoding step, the prefill and the batched pass all
+    /// call this, so their attention agrees bit for bit.
     /// </summary>
-    /// <param name="offset">Column of this head's slice in the key/value rows.</param>
-    public static unsafe void AttendOne(ReadOnlySpan<float> query, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
-        int stride, int offset, int count, Span<float> probabilities, Span<float> output)
+    public static unsafe void AttendOne(float* query, int headSize, float* keysTransposed, int keyStride,
+        float* values, int valueStride, int count, float* probabilities, float* output)
     {
-        int headSize = query.Length;
-        if (count < 1 || offset + headSize > stride || keys.Length < (long)(count - 1) * stride + offset + headSize
-            || values.Length < (long)(count - 1) * stride + offset + headSize || probabilities.Length < count || output.Length < headSize)
-            throw new ArgumentException("attention operands do not fit the shape");
         float scale = MathF.Sqrt(headSize);
-        fixed (float* q = query) fixed (float* k = keys) fixed (float* v = values) fixed (float* p = probabilities) fixed (float* o = output)
+        int t = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var divisor = Vector512.Create(scale); t + 16 <= count; t += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                for (int i = 0; i < headSize; i++)
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(query[i]), Vector512.Load(keysTransposed + (long)i * keyStride + t), acc);
+                (acc / divisor).Store(probabilities + t);
+            }
+        for (var divisor = Vector256.Create(scale); t + 8 <= count; t += 8)
         {
-            for (int t = 0; t < count; t++)
-                p[t] = FixedOrder.Dot(ref *q, ref k[(long)t * stride + offset], headSize) / scale;
-            Softmax.Forward(probabilities[..count]);
-            WeightedSum(p, v + offset, stride, count, o, headSize);
+            var acc = Vector256<float>.Zero;
+            for (int i = 0; i < headSize; i++)
+                acc = Vector256.FusedMultiplyAdd(Vector256.Create(query[i]), Vector256.Load(keysTransposed + (long)i * keyStride + t), acc);
+            (acc / divisor).Store(probabilities + t);
         }
+        for (; t < count; t++)
+        {
+            float acc = 0f;
+            for (int i = 0; i < headSize; i++)
+                acc = MathF.FusedMultiplyAdd(query[i], keysTransposed[(long)i * keyStride + t], acc);
+            probabilities[t] = acc / scale;
+        }
+        Softmax.Forward(new Span<float>(probabilities, count));
+        WeightedSum(probabilities, values, valueStride, count, output, headSize);
     }
 
     /// <summary>
-    /// o[i] = Σ_t p[t]·v[t][i], accumulated t = 0, 1, … with one fused multiply-add per term; the
-    /// accumulators stay in registers, and since every lane follows the same sequence the vector width
-    /// does not affect the result.
+    /// o[i] = Σ_t p[t]·v[t][i]: position t goes to partial sum t mod 4 by fused multiply-add (four
+    /// independent chains hide the FMA latency), then o = (s₀ + s₁) + (s₂ + s₃). Every lane follows
+    /// the same sequence, so the vector width does not change the result.
     /// </summary>
     private static unsafe void WeightedSum(float* p, float* v, int stride, int count, float* o, int width)
     {
         int i = 0;
-        for (; i + 16 <= width; i += 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (int t = 0; t < count; t++)
-                acc = Vector512.FusedMultiplyAdd(Vector512.Create(p[t]), Vector512.Load(v + (long)t * stride + i), acc);
-            acc.Store(o + i);
-        }
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= width; i += 16)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* column = v + i;
+                int t = 0;
+                for (; t + 4 <= count; t += 4)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t]), Vector512.Load(column + (long)t * stride), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t + 1]), Vector512.Load(column + (long)(t + 1) * stride), a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t + 2]), Vector512.Load(column + (long)(t + 2) * stride), a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t + 3]), Vector512.Load(column + (long)(t + 3) * stride), a3);
+                }
+                if (t < count) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t]), Vector512.Load(column + (long)t * stride), a0);
+                if (t + 1 < count) a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t + 1]), Vector512.Load(column + (long)(t + 1) * stride), a1);
+                if (t + 2 < count) a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p[t + 2]), Vector512.Load(column + (long)(t + 2) * stride), a2);
+                ((a0 + a1) + (a2 + a3)).Store(o + i);
+            }
         for (; i + 8 <= width; i += 8)
         {
-            var acc = Vector256<float>.Zero;
-            for (int t = 0; t < count; t++)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[t]), Vector256.Load(v + (long)t * stride + i), acc);
-            acc.Store(o + i);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float* column = v + i;
+            int t = 0;
+            for (; t + 4 <= count; t += 4)
+            {
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t]), Vector256.Load(column + (long)t * stride), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t + 1]), Vector256.Load(column + (long)(t + 1) * stride), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t + 2]), Vector256.Load(column + (long)(t + 2) * stride), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t + 3]), Vector256.Load(column + (long)(t + 3) * stride), a3);
+            }
+            if (t < count) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t]), Vector256.Load(column + (long)t * stride), a0);
+            if (t + 1 < count) a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t + 1]), Vector256.Load(column + (long)(t + 1) * stride), a1);
+            if (t + 2 < count) a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p[t + 2]), Vector256.Load(column + (long)(t + 2) * stride), a2);
+            ((a0 + a1) + (a2 + a3)).Store(o + i);
         }
         for (; i < width; i++)
         {
-            float acc = 0;
-            for (int t = 0; t < count; t++)
-                acc = MathF.FusedMultiplyAdd(p[t], v[(long)t * stride + i], acc);
-            o[i] = acc;
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            float* column = v + i;
+            int t = 0;
+            for (; t + 4 <= count; t += 4)
+            {
+                s0 = MathF.FusedMultiplyAdd(p[t], column[(long)t * stride], s0);
+                s1 = MathF.FusedMultiplyAdd(p[t + 1], column[(long)(t + 1) * stride], s1);
+                s2 = MathF.FusedMultiplyAdd(p[t + 2], column[(long)(t + 2) * stride], s2);
+                s3 = MathF.FusedMultiplyAdd(p[t + 3], column[(long)(t + 3) * stride], s3);
+            }
+            if (t < count) s0 = MathF.FusedMultiplyAdd(p[t], column[(long)t * stride], s0);
+            if (t + 1 < count) s1 = MathF.FusedMultiplyAdd(p[t + 1], column[(long)(t + 1) * stride], s1);
+            if (t + 2 < count) s2 = MathF.FusedMultiplyAdd(p[t + 2], column[(long)(t + 2) * stride], s2);
+            o[i] = (s0 + s1) + (s2 + s3);
         }
     }
 
-    /// <summary>y ← fma(a, x, y) lane by lane.</summary>
-    private static void FusedAxpy(float a, ReadOnlySpan<float> x, Span<float> y) =>
-        System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(x, a, y, y);
+    /// <summary>
+    /// Copies key rows [rows, kvHeads·headSize] (row stride <paramref name="rowStride"/>) into the
+    /// transposed layout <see cref="AttendOne"/> reads: [kvHead][dimension][position], positions
+    /// <paramref name="firstPosition"/>… of rows <paramref name="keyStride"/> long.
+    /// </summary>
+    public static void TransposeKeys(ReadOnlySpan<float> rows, int rowStride, int count, int kvHeads, int headSize,
+        Span<float> transposed, int keyStride, int firstPosition)
+    {
+        for (int r = 0; r < count; r++)
+            for (int h = 0; h < kvHeads; h++)
+                for (int i = 0; i < headSize; i++)
+                    transposed[(h * headSize + i) * keyStride + firstPosition + r] = rows[r * rowStride + h * headSize + i];
+    }
 
     /// <summary>
     /// Batched forward over [batch, time]: q is [B·T, heads·hs], k and v [B·T, kvHeads·hs]; fills
-    /// probabilities [B, heads, T, T] (row t holds t + 1 entries) and output [B·T, heads·hs].
+    /// probabilities [B, heads, T, T] (row t: t + 1 entries, zeros after) and output [B·T, heads·hs].
+    /// <paramref name="keysTransposed"/> is scratch of B·kvHeads·hs·T floats.
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> keysTransposed,
         Span<float> probabilities, Span<float> output, int batch, int time, int heads, int kvHeads, int headSize)
     {
+        int kvDim = kvHeads * headSize;
+        for (int b = 0; b < batch; b++)
+            TransposeKeys(k.Slice(b * time * kvDim, time * kvDim), kvDim, time, kvHeads, headSize, keysTransposed.Slice(b * kvDim * time, kvDim * time), time, 0);
         unsafe
         {
-            fixed (float* pq = q) fixed (float* pk = k) fixed (float* pv = v) fixed (float* pp = probabilities) fixed (float* po = output)
+            fixed (float* pq = q) fixed (float* pkt = keysTransposed) fixed (float* pv = v) fixed (float* pp = probabilities) fixed (float* po = output)
             {
                 var shape = new Shape(batch, time, heads, kvHeads, headSize);
-                nint qa = (nint)pq, ka = (nint)pk, va = (nint)pv, pa = (nint)pp, oa = (nint)po;
+                nint qa = (nint)pq, ka = (nint)pkt, va = (nint)pv, pa = (nint)pp, oa = (nint)po;
                 Compute.For(batch * heads * time, (long)time * headSize, (start, end) =>
                 {
                     for (int item = start; item < end; item++)
                     {
                         int t = item % time, h = item / time % heads, b = item / time / heads;
-                        var keys = shape.KeyRows((float*)ka, b);
-                        AttendOne(new ReadOnlySpan<float>((float*)qa + shape.QueryIndex(b, t, h), headSize),
-                            keys, shape.KeyRows((float*)va, b), shape.KvDim, shape.KvOffset(h), t + 1,
-                            new Span<float>((float*)pa + shape.ProbabilityIndex(b, h, t), t + 1),
-                            new Span<float>((float*)oa + shape.QueryIndex(b, t, h), headSize));
+                        int kvHead = h / (heads / kvHeads);
+                        AttendOne((float*)qa + shape.QueryIndex(b, t, h), headSize,
+                            (float*)ka + ((long)b * kvHeads + kvHead) * headSize * time, time,
+                            (float*)va + (long)b * time * kvDim + kvHead * headSize, kvDim, t + 1,
+                            (float*)pa + shape.ProbabilityIndex(b, h, t), (float*)oa + shape.QueryIndex(b, t, h));
+                        // Above the diagonal stays zero: the backward pass multiplies whole rows.
+                        new Span<float>((float*)pa + shape.ProbabilityIndex(b, h, t) + t + 1, time - t - 1).Clear();
                     }
                 });
             }
@@ -98,10 +161,12 @@ internal static class Attention
     }
 
     /// <summary>
-    /// Adds the gradients w.r.t. q, k and v given dOutput. Work is split by (sequence, kv head), so
-    /// each dk/dv element is accumulated by one thread in a fixed order.
+    /// Adds the gradients w.r.t. q, k and v given dOutput, per (sequence, head) as four matrix
+    /// products: dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √hs; dQ += dS·K; dK += dSᵀ·Q; dV += Pᵀ·dO
+    /// (the causal mask is implicit: P is zero above the diagonal). Work is split by (sequence, kv
+    /// head), so each dK/dV element is accumulated by one thread in a fixed order.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Backward(Gemm gemm, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, Span<float> dq, Span<float> dk, Span<float> dv,
         int batch, int time, int heads, int kvHeads, int headSize)
     {
@@ -112,38 +177,43 @@ internal static class Attention
             {
                 var shape = new Shape(batch, time, heads, kvHeads, headSize);
                 nint doa = (nint)pdo, qa = (nint)pq, ka = (nint)pk, va = (nint)pv, pa = (nint)pp, dqa = (nint)pdq, dka = (nint)pdk, dva = (nint)pdv;
+                int group = heads / kvHeads, queryWidth = heads * headSize, kvDim = kvHeads * headSize, square = time * time;
                 float scale = 1f / MathF.Sqrt(headSize);
-                int group = heads / kvHeads;
-                Compute.For(batch * kvHeads, (long)group * time * time * headSize * 4, (start, end) =>
+                Compute.For(batch * kvHeads, 8L * group * square * headSize, (start, end) =>
                 {
-                    var dScores = new float[time];
+                    var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(square);
+                    var dScores = scratch.AsSpan(0, square);
                     for (int item = start; item < end; item++)
                     {
                         int b = item / kvHeads, kvHead = item % kvHeads;
+                        long kvStart = shape.KvIndex(b, 0, kvHead * group);
+                        var keys = new ReadOnlySpan<float>((float*)ka + kvStart, (time - 1) * kvDim + headSize);
+                        var values = new ReadOnlySpan<float>((float*)va + kvStart, (time - 1) * kvDim + headSize);
+                        var dKeys = new Span<float>((float*)dka + kvStart, (time - 1) * kvDim + headSize);
+                        var dValues = new Span<float>((float*)dva + kvStart, (time - 1) * kvDim + headSize);
                         for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
+                        {
+                            long queryStart = shape.QueryIndex(b, 0, h);
+                            var dOut = new ReadOnlySpan<float>((float*)doa + queryStart, (time - 1) * queryWidth + headSize);
+                            var query = new ReadOnlySpan<float>((float*)qa + queryStart, (time - 1) * queryWidth + headSize);
+                            var dQuery = new Span<float>((float*)dqa + queryStart, (time - 1) * queryWidth + headSize);
+                            var probs = new ReadOnlySpan<float>((float*)pa + shape.ProbabilityIndex(b, h, 0), square);
+                            gemm.Multiply(false, true, time, time, headSize, 1f, dOut, queryWidth, values, kvDim, 0f, dScores, time);
                             for (int t = 0; t < time; t++)
                             {
-                                var probs = new ReadOnlySpan<float>((float*)pa + shape.ProbabilityIndex(b, h, t), t + 1);
-                                var dOut = new ReadOnlySpan<float>((float*)doa + shape.QueryIndex(b, t, h), headSize);
-                                var query = new ReadOnlySpan<float>((float*)qa + shape.QueryIndex(b, t, h), headSize);
-                                var dQuery = new Span<float>((float*)dqa + shape.QueryIndex(b, t, h), headSize);
-                                // dP[s] = dOut · v_s;  dScore[s] = P[s] (dP[s] − Σ P dP)
-                                float weighted = 0;
-                                for (int s = 0; s <= t; s++)
-                                {
-                                    var value = new ReadOnlySpan<float>((float*)va + shape.KvIndex(b, s, h), headSize);
-                                    dScores[s] = FixedOrder.Dot(dOut, value);
-                                    weighted += probs[s] * dScores[s];
-                                    FusedAxpy(probs[s], dOut, new Span<float>((float*)dva + shape.KvIndex(b, s, h), headSize));
-                                }
-                                for (int s = 0; s <= t; s++)
-                                {
-                                    float dScore = probs[s] * (dScores[s] - weighted) * scale;
-                                    FusedAxpy(dScore, new ReadOnlySpan<float>((float*)ka + shape.KvIndex(b, s, h), headSize), dQuery);
-                                    FusedAxpy(dScore, query, new Span<float>((float*)dka + shape.KvIndex(b, s, h), headSize));
-                                }
+                                var row = dScores.Slice(t * time, time);
+                                var p = probs.Slice(t * time, t + 1);
+                                float weighted = FixedOrder.Dot(p, row, t + 1);
+                                for (int s2 = 0; s2 <= t; s2++)
+                                    row[s2] = p[s2] * (row[s2] - weighted) * scale;
+                                row[(t + 1)..].Clear();
                             }
+                            gemm.Multiply(false, false, time, headSize, time, 1f, dScores, time, keys, kvDim, 1f, dQuery, queryWidth);
+                            gemm.Multiply(true, false, time, headSize, time, 1f, dScores, time, query, queryWidth, 1f, dKeys, kvDim);
+                            gemm.Multiply(true, false, time, headSize, time, 1f, probs, time, dOut, queryWidth, 1f, dValues, kvDim);
+                        }
                     }
+                    System.Buffers.ArrayPool<float>.Shared.Return(scratch);
                 });
             }
         }
@@ -156,6 +226,5 @@ internal static class Attention
         public long KvIndex(int b, int t, int h) => (long)(b * Time + t) * KvDim + KvOffset(h);
         public int KvOffset(int h) => h / (Heads / KvHeads) * HeadSize;
         public long ProbabilityIndex(int b, int h, int t) => ((long)(b * Heads + h) * Time + t) * Time;
-        public unsafe ReadOnlySpan<float> KeyRows(float* basePointer, int b) => new(basePointer + (long)b * Time * KvDim, Time * KvDim);
     }
 }

@@ -38,7 +38,7 @@ public static class Compute
                 job.Run(0, count);
             return;
         }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, part =>
+        WorkerPool.Run(threads, part =>
         {
             int start = (int)((long)count * part / threads);
             int end = (int)((long)count * (part + 1) / threads);
@@ -48,9 +48,9 @@ public static class Compute
     }
 
     /// <summary>Threads worth using: waking one costs microseconds, so each must get enough work.</summary>
-    private static int PlanThreads(int count, long costPerItem)
+    internal static int PlanThreads(int count, long costPerItem)
     {
-        const long MinimumWorkPerThread = 32_768;
+        const long MinimumWorkPerThread = 131_072;
         long useful = count * Math.Max(1, costPerItem) / MinimumWorkPerThread;
         return (int)Math.Min(Math.Min(_threads, Math.Max(1, useful)), count);
     }

@@ -40,16 +40,36 @@ internal static class FixedOrder
     {
         int full = n & ~(Lanes - 1);
         float sum = 0f; // what the tree gives for an all-zero accumulator, so short vectors skip it
-        if (full > 0)
+        if (full > 0 && Vector512.IsHardwareAccelerated)
         {
             var acc = Vector512<float>.Zero;
             for (int i = 0; i < full; i += Lanes)
                 acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a, (nuint)i), Vector512.LoadUnsafe(ref b, (nuint)i), acc);
             sum = Reduce(acc);
         }
+        else if (full > 0)
+            sum = DotPairs(ref a, ref b, full);
         for (int i = full; i < n; i++)
             sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, i), Unsafe.Add(ref b, i), sum);
         return sum;
+    }
+
+    /// <summary>
+    /// The vector part of the canonical dot with the 16-lane accumulator held as two Vector256 halves
+    /// (for machines without AVX-512): every lane sees the same operations, and the first step of the
+    /// tree (lower half + upper half) is the same addition, so the result is bit-identical.
+    /// </summary>
+    internal static float DotPairs(ref float a, ref float b, int full)
+    {
+        Vector256<float> low = default, high = default;
+        for (int i = 0; i < full; i += Lanes)
+        {
+            low = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)i), Vector256.LoadUnsafe(ref b, (nuint)i), low);
+            high = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)(i + 8)), Vector256.LoadUnsafe(ref b, (nuint)(i + 8)), high);
+        }
+        var half = low + high;
+        var quarter = half.GetLower() + half.GetUpper();
+        return (quarter.GetElement(0) + quarter.GetElement(1)) + (quarter.GetElement(2) + quarter.GetElement(3));
     }
 
     /// <summary>Sum in the canonical order (a dot product with ones, without the multiplies).</summary>
@@ -103,7 +123,7 @@ internal static class FixedOrder
             {
                 int width = Math.Min(4, j1 - j);
                 int r = 0;
-                if (width == 4)
+                if (width == 4 && Vector512.IsHardwareAccelerated)
                 {
                     for (; r + 4 <= rows; r += 4)
                         Tile4x4(r, j);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Terse.Neural.Checkpoints;
 using Terse.Neural.Layers;
 using Terse.Neural.Numerics;
 
@@ -23,7 +24,11 @@ public sealed class BatchPass
     private readonly FloatBuffer[] _hidden;
     private readonly LayerActivations[] _layers;
     private readonly FloatBuffer? _finalNormed, _finalRstd, _logits, _rowLosses, _lossScratch;
+    private readonly FloatBuffer _keysTransposed;
     private readonly FloatBuffer _dResidual, _dNormed, _dQuery, _dKey, _dValue, _dAttention, _dGate, _dUp, _dHidden;
+    private Random _dropoutRandom;
+    private readonly Dictionary<(int Layer, LlamaProjection Projection), LoraActivations> _lora = [];
+    private FloatBuffer? _loraScratch;
     private int[] _tokens = [];
     private int[] _targets = [];
     private int _counted;
@@ -31,10 +36,16 @@ public sealed class BatchPass
 
     private enum Stage { Empty, Forward, Loss, Backward }
 
-    public BatchPass(LlamaModel model, int batch, int time, int firstLayer = 0, int? endLayer = null, Gradients? gradients = null)
+    /// <param name="adapter">A LoRA adapter of the model to apply (and train), or null for the base alone.</param>
+    /// <param name="seed">Seeds the adapter's dropout masks.</param>
+    public BatchPass(LlamaModel model, int batch, int time, int firstLayer = 0, int? endLayer = null, Gradients? gradients = null,
+        LoraAdapter? adapter = null, int seed = 0)
     {
         _model = model;
         _c = model.Config;
+        model.Applies(adapter);
+        Adapter = adapter;
+        _dropoutRandom = new Random(seed);
         int end = endLayer ?? _c.Layers;
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (time < 1 || time > _c.MaxSequenceLength)
@@ -46,7 +57,7 @@ public sealed class BatchPass
         FirstLayer = firstLayer;
         EndLayer = end;
         _n = checked(batch * time);
-        Gradients = gradients ?? new Gradients(model.Parameters);
+        Gradients = gradients ?? new Gradients(adapter is null ? model.Parameters : model.Parameters.Concat(adapter.Parameters));
         int d = _c.Dim, kv = _c.KvDim, h = _c.HiddenDim;
         _hidden = new FloatBuffer[end - firstLayer + 1];
         for (int i = 0; i < _hidden.Length; i++)
@@ -62,6 +73,7 @@ public sealed class BatchPass
             _rowLosses = new FloatBuffer(_n);
             _lossScratch = new FloatBuffer(_c.VocabSize);
         }
+        _keysTransposed = new FloatBuffer(_n * kv);
         _dResidual = new FloatBuffer(_n * d);
         _dNormed = new FloatBuffer(_n * d);
         _dQuery = new FloatBuffer(_n * d);
@@ -83,6 +95,11 @@ public sealed class BatchPass
     public bool HasHead => EndLayer == _c.Layers;
 
     public Gradients Gradients { get; }
+
+    public LoraAdapter? Adapter { get; }
+
+    /// <summary>Restarts the adapter's dropout masks from <paramref name="seed"/> (a trainer reseeds each micro-batch).</summary>
+    public void SetDropoutSeed(int seed) => _dropoutRandom = new Random(seed);
 
     /// <summary>Forward from token ids [batch·time] (the stack must start at layer 0).</summary>
     public void Forward(ReadOnlySpan<int> tokens)
@@ -195,24 +212,24 @@ public sealed class BatchPass
             var a = _layers[i];
             var x = _hidden[i].Span;
             RmsNorm.Forward(x, w.AttentionNorm.Value.Span, a.Normed1.Span, a.Rstd1.Span, _n, d, _c.NormEpsilon);
-            Linear.Forward(gemm, a.Normed1.Span, w.Query.Value.Span, Values(w.QueryBias), a.Query.Span, _n, d, d);
-            Linear.Forward(gemm, a.Normed1.Span, w.Key.Value.Span, Values(w.KeyBias), a.Key.Span, _n, d, kv);
-            Linear.Forward(gemm, a.Normed1.Span, w.Value.Value.Span, Values(w.ValueBias), a.Value.Span, _n, d, kv);
+            Project(i, LlamaProjection.Query, a.Normed1.Span, a.Query.Span);
+            Project(i, LlamaProjection.Key, a.Normed1.Span, a.Key.Span);
+            Project(i, LlamaProjection.Value, a.Normed1.Span, a.Value.Span);
             for (int r = 0; r < _n; r++)
             {
                 _model.Rope.Forward(a.Query.Span.Slice(r * d, d), r % Time);
                 _model.Rope.Forward(a.Key.Span.Slice(r * kv, kv), r % Time);
             }
-            Attention.Forward(a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span, a.Attended.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
-            Linear.Forward(gemm, a.Attended.Span, w.Output.Value.Span, default, a.Middle.Span, _n, d, d);
+            Attention.Forward(a.Query.Span, a.Key.Span, a.Value.Span, _keysTransposed.Span, a.Probabilities.Span, a.Attended.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
+            Project(i, LlamaProjection.Output, a.Attended.Span, a.Middle.Span);
             TensorPrimitives.Add(a.Middle.Span, x, a.Middle.Span);
 
             RmsNorm.Forward(a.Middle.Span, w.FeedForwardNorm.Value.Span, a.Normed2.Span, a.Rstd2.Span, _n, d, _c.NormEpsilon);
-            Linear.Forward(gemm, a.Normed2.Span, w.Gate.Value.Span, default, a.Gate.Span, _n, d, h);
-            Linear.Forward(gemm, a.Normed2.Span, w.Up.Value.Span, default, a.Up.Span, _n, d, h);
+            Project(i, LlamaProjection.Gate, a.Normed2.Span, a.Gate.Span);
+            Project(i, LlamaProjection.Up, a.Normed2.Span, a.Up.Span);
             SwiGlu.Forward(a.Gate.Span, a.Up.Span, a.Activated.Span);
             var output = _hidden[i + 1].Span;
-            Linear.Forward(gemm, a.Activated.Span, w.Down.Value.Span, default, output, _n, h, d);
+            Project(i, LlamaProjection.Down, a.Activated.Span, output);
             TensorPrimitives.Add(output, a.Middle.Span, output);
         }
         if (HasHead)
@@ -247,27 +264,27 @@ public sealed class BatchPass
             var w = _model.Layers[FirstLayer + i];
             var a = _layers[i];
             // Feed-forward block: out = middle + down(swiglu(gate(n2), up(n2))), n2 = norm(middle).
-            Linear.Backward(gemm, dResidual, a.Activated.Span, w.Down.Value.Span, _dHidden.Span, false, Gradients.Of(w.Down), default, _n, h, d);
+            ProjectBackward(i, LlamaProjection.Down, dResidual, a.Activated.Span, _dHidden.Span, false);
             SwiGlu.Backward(_dHidden.Span, a.Gate.Span, a.Up.Span, _dGate.Span, _dUp.Span);
-            Linear.Backward(gemm, _dGate.Span, a.Normed2.Span, w.Gate.Value.Span, _dNormed.Span, false, Gradients.Of(w.Gate), default, _n, d, h);
-            Linear.Backward(gemm, _dUp.Span, a.Normed2.Span, w.Up.Value.Span, _dNormed.Span, true, Gradients.Of(w.Up), default, _n, d, h);
+            ProjectBackward(i, LlamaProjection.Gate, _dGate.Span, a.Normed2.Span, _dNormed.Span, false);
+            ProjectBackward(i, LlamaProjection.Up, _dUp.Span, a.Normed2.Span, _dNormed.Span, true);
             RmsNorm.Backward(_dNormed.Span, a.Middle.Span, w.FeedForwardNorm.Value.Span, a.Rstd2.Span, dResidual, Gradients.Of(w.FeedForwardNorm), _n, d);
 
             // Attention block: middle = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(x).
-            Linear.Backward(gemm, dResidual, a.Attended.Span, w.Output.Value.Span, _dAttention.Span, false, Gradients.Of(w.Output), default, _n, d, d);
+            ProjectBackward(i, LlamaProjection.Output, dResidual, a.Attended.Span, _dAttention.Span, false);
             _dQuery.Clear();
             _dKey.Clear();
             _dValue.Clear();
-            Attention.Backward(_dAttention.Span, a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span,
+            Attention.Backward(_model.Gemm, _dAttention.Span, a.Query.Span, a.Key.Span, a.Value.Span, a.Probabilities.Span,
                 _dQuery.Span, _dKey.Span, _dValue.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
             for (int r = 0; r < _n; r++)
             {
                 _model.Rope.Backward(_dQuery.Span.Slice(r * d, d), r % Time);
                 _model.Rope.Backward(_dKey.Span.Slice(r * kv, kv), r % Time);
             }
-            Linear.Backward(gemm, _dQuery.Span, a.Normed1.Span, w.Query.Value.Span, _dNormed.Span, false, Gradients.Of(w.Query), Gradient(w.QueryBias), _n, d, d);
-            Linear.Backward(gemm, _dKey.Span, a.Normed1.Span, w.Key.Value.Span, _dNormed.Span, true, Gradients.Of(w.Key), Gradient(w.KeyBias), _n, d, kv);
-            Linear.Backward(gemm, _dValue.Span, a.Normed1.Span, w.Value.Value.Span, _dNormed.Span, true, Gradients.Of(w.Value), Gradient(w.ValueBias), _n, d, kv);
+            ProjectBackward(i, LlamaProjection.Query, _dQuery.Span, a.Normed1.Span, _dNormed.Span, false);
+            ProjectBackward(i, LlamaProjection.Key, _dKey.Span, a.Normed1.Span, _dNormed.Span, true);
+            ProjectBackward(i, LlamaProjection.Value, _dValue.Span, a.Normed1.Span, _dNormed.Span, true);
             RmsNorm.Backward(_dNormed.Span, _hidden[i].Span, w.AttentionNorm.Value.Span, a.Rstd1.Span, dResidual, Gradients.Of(w.AttentionNorm), _n, d);
         }
         if (_tokens.Length > 0 && Gradients.Of(_model.Embedding) is { IsEmpty: false } dTable)
@@ -276,6 +293,70 @@ public sealed class BatchPass
     }
 
     private Span<float> Gradient(Parameter? parameter) => parameter is null ? default : Gradients.Of(parameter);
+
+    /// <summary>
+    /// y = x·Wᵀ + b for a projection of layer FirstLayer + i, plus the adapter's scale·(drop(x)·Aᵀ)·Bᵀ,
+    /// keeping drop(x)·Aᵀ (and the dropped input) for the backward pass.
+    /// </summary>
+    private void Project(int i, LlamaProjection projection, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int layer = FirstLayer + i;
+        var weight = _model.Layers[layer].Weight(projection);
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        Linear.Forward(_model.Gemm, x, weight.Value.Span, Values(_model.Layers[layer].Bias(projection)), y, _n, inputs, outputs);
+        if (!_model.Applies(Adapter) || Adapter!.Pair(layer, projection) is not { } pair)
+            return;
+        int rank = Adapter.Settings.Rank;
+        if (!_lora.TryGetValue((i, projection), out var state))
+            _lora[(i, projection)] = state = new LoraActivations(_n, inputs, rank, Adapter.Settings.Dropout > 0);
+        ReadOnlySpan<float> input = x;
+        if (state.Dropped is { } dropped)
+        {
+            // Inverted dropout: kept elements are scaled by 1/(1 − p) so the expectation is unchanged.
+            float p = Adapter.Settings.Dropout, keep = 1f / (1f - p);
+            var mask = state.Mask!.Span;
+            for (int e = 0; e < mask.Length; e++)
+                mask[e] = _dropoutRandom.NextSingle() < p ? 0f : keep;
+            TensorPrimitives.Multiply(x, mask, dropped.Span);
+            input = dropped.Span;
+        }
+        Linear.Forward(_model.Gemm, input, pair.A.Value.Span, default, state.Down.Span, _n, inputs, rank);
+        _model.Gemm.Multiply(false, true, _n, outputs, rank, Adapter.Scale, state.Down.Span, rank, pair.B.Value.Span, rank, 1f, y, outputs);
+    }
+
+    /// <summary>Backward of <see cref="Project"/>: dx (+)= dy·W (+ the adapter path); parameter gradients added.</summary>
+    private void ProjectBackward(int i, LlamaProjection projection, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, bool accumulate)
+    {
+        int layer = FirstLayer + i;
+        var gemm = _model.Gemm;
+        var weight = _model.Layers[layer].Weight(projection);
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        Linear.Backward(gemm, dy, x, weight.Value.Span, dx, accumulate, Gradients.Of(weight), Gradient(_model.Layers[layer].Bias(projection)), _n, inputs, outputs);
+        if (!_model.Applies(Adapter) || Adapter!.Pair(layer, projection) is not { } pair)
+            return;
+        var state = _lora[(i, projection)];
+        int rank = Adapter.Settings.Rank;
+        float scale = Adapter.Scale;
+        ReadOnlySpan<float> input = state.Dropped is { } droppedInput ? droppedInput.Span : x;
+        // dB += scale·dyᵀ·u;  du = scale·dy·B;  dA += duᵀ·input;  d(input) = du·A
+        if (Gradients.Of(pair.B) is { IsEmpty: false } dB)
+            gemm.Multiply(true, false, outputs, rank, _n, scale, dy, outputs, state.Down.Span, rank, 1f, dB, rank);
+        var du = state.Down.Span; // u is no longer needed: reuse its storage for du
+        gemm.Multiply(false, false, _n, rank, outputs, scale, dy, outputs, pair.B.Value.Span, rank, 0f, du, rank);
+        if (Gradients.Of(pair.A) is { IsEmpty: false } dA)
+            gemm.Multiply(true, false, rank, inputs, _n, 1f, du, rank, input, inputs, 1f, dA, inputs);
+        if (state.Dropped is null)
+        {
+            gemm.Multiply(false, false, _n, inputs, rank, 1f, du, rank, pair.A.Value.Span, inputs, 1f, dx, inputs);
+            return;
+        }
+        if (_loraScratch is null || _loraScratch.Length < _n * inputs)
+            _loraScratch = new FloatBuffer(_n * Math.Max(_c.Dim, _c.HiddenDim));
+        var dInput = _loraScratch.Span[..(_n * inputs)];
+        gemm.Multiply(false, false, _n, inputs, rank, 1f, du, rank, pair.A.Value.Span, inputs, 0f, dInput, inputs);
+        // Through the dropout: dx += d(input) ⊙ mask.
+        TensorPrimitives.FusedMultiplyAdd(dInput, state.Mask!.Span, dx[..dInput.Length], dx[..dInput.Length]);
+    }
 
     private static ReadOnlySpan<float> Values(Parameter? parameter) => parameter is null ? default : parameter.Value.Span;
 
@@ -303,6 +384,14 @@ public sealed class BatchPass
     {
         if (actual != expected)
             throw new ArgumentException($"{name} has {actual} elements; this pass expects {expected}", name);
+    }
+
+    /// <summary>An adapter's forward state on one projection: u = drop(x)·Aᵀ, the dropout mask (0 or 1/(1 − p)) and the dropped input.</summary>
+    private sealed class LoraActivations(int n, int inputs, int rank, bool dropout)
+    {
+        public readonly FloatBuffer Down = new(n * rank);
+        public readonly FloatBuffer? Mask = dropout ? new FloatBuffer(n * inputs) : null;
+        public readonly FloatBuffer? Dropped = dropout ? new FloatBuffer(n * inputs) : null;
     }
 
     /// <summary>What one layer's forward keeps for its backward.</summary>

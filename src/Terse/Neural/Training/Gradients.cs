@@ -43,6 +43,15 @@ public sealed class Gradients
         return Math.Sqrt(sum);
     }
 
+    /// <summary>Scales every gradient down so their joint norm is at most <paramref name="maximum"/>; returns the norm before.</summary>
+    public double ClipNorm(double maximum)
+    {
+        double norm = Norm();
+        if (norm > maximum && norm > 0)
+            Scale((float)(maximum / norm));
+        return norm;
+    }
+
     public void Scale(float factor)
     {
         foreach (var parameter in _buffers.Keys)
