@@ -128,6 +128,22 @@ public class BpeReferenceParityTests
         Assert.Equal(tokenizer.Encode(text), tokenizer.Encode(text));
     }
 
+    [Fact]
+    public void Concurrent_encodes_give_the_same_ids_as_one_at_a_time()
+    {
+        // Each call borrows the tokenizer's one spare workspace (and its cache) or makes its own.
+        var lines = TestData.ReadText("text/wikitext2_raw_test.txt").Split('\n').Where(l => l.Length > 0).Take(4000).ToArray();
+        Tokenizer[] tokenizers = [SentencePieceTokenizers.Load(Llama2), Llama2cTokenizerTests.Load("tokenizers/llama2_tokenizer_llama2c.bin")];
+        foreach (var tokenizer in tokenizers)
+        {
+            var expected = lines.Select(l => tokenizer.Encode(l)).ToArray();
+            var actual = new int[lines.Length][];
+            Parallel.For(0, lines.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = tokenizer.Encode(lines[i]));
+            for (int i = 0; i < lines.Length; i++)
+                Assert.True(expected[i].SequenceEqual(actual[i]), $"{tokenizer.Name} line {i}");
+        }
+    }
+
     private const string Alphabet = "ab▁é🦙";
 
     /// <summary>A random string over <see cref="Alphabet"/>'s code points.</summary>

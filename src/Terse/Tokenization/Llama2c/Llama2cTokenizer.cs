@@ -227,6 +227,9 @@ public sealed class Llama2cTokenizer : Tokenizer
     public override void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output) =>
         _decoder.Decode(ids, output, IdOutOfRange);
 
+    /// <inheritdoc cref="SymbolMerger.ForgetCachedSegments"/>
+    internal void ForgetCachedSegments() => _merger.ForgetCachedSegments();
+
     private void AddText(SymbolBuffer symbols, ReadOnlySpan<char> text)
     {
         if (text.IsEmpty)

@@ -177,6 +177,59 @@ internal sealed class PairMergeTable
         return written;
     }
 
+    /// <summary>Segments up to this long merge by rescanning, which beats the heap's bookkeeping at word length.</summary>
+    public const int ShortRunLength = 32;
+
+    /// <summary>
+    /// <see cref="Merge"/> for a short run with nothing frozen, done as run.c does it: rescan the
+    /// pairs for the best score (first best = leftmost), merge, update the two neighbouring pairs.
+    /// </summary>
+    public int MergeShort(Span<int> symbols)
+    {
+        int count = symbols.Length;
+        if (count > ShortRunLength)
+            throw new ArgumentException($"at most {ShortRunLength} symbols", nameof(symbols));
+        Span<int> merged = stackalloc int[ShortRunLength];
+        Span<float> score = stackalloc float[ShortRunLength];
+        for (int i = 0; i + 1 < count; i++)
+            Pair(symbols, merged, score, i);
+        while (count > 1)
+        {
+            int best = -1;
+            float bestScore = float.NegativeInfinity;
+            for (int i = 0; i + 1 < count; i++)
+            {
+                if (merged[i] >= 0 && (best < 0 || score[i] > bestScore))
+                {
+                    best = i;
+                    bestScore = score[i];
+                }
+            }
+            if (best < 0)
+                break;
+            // Pair i joins symbols i and i + 1: the merged symbol takes slot best, and the symbols
+            // and pairs after it move down by one.
+            symbols[best] = merged[best];
+            count--;
+            symbols[(best + 2)..(count + 1)].CopyTo(symbols[(best + 1)..]);
+            merged[(best + 1)..count].CopyTo(merged[best..]);
+            score[(best + 1)..count].CopyTo(score[best..]);
+            if (best > 0)
+                Pair(symbols, merged, score, best - 1);
+            if (best + 1 < count)
+                Pair(symbols, merged, score, best);
+        }
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Pair(Span<int> symbols, Span<int> merged, Span<float> score, int left)
+    {
+        int slot = Find(symbols[left], symbols[left + 1]);
+        merged[left] = slot >= 0 ? _slots[slot].Merged : -1;
+        score[left] = slot >= 0 ? _slots[slot].Score : 0;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Consider(Span<int> symbols, ReadOnlySpan<bool> frozen, ref CandidateHeap heap, int left, int right, Action<int, int, int>? onCandidate)
     {

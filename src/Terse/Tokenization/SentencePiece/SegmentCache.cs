@@ -12,7 +12,7 @@ namespace Terse.Tokenization.SentencePiece;
 internal sealed class SegmentCache
 {
     /// <summary>Longer segments are merged every time (they are rare and would crowd out words).</summary>
-    public const int MaxKeyLength = 32;
+    public const int MaxKeyLength = PairMergeTable.ShortRunLength;
 
     private const int MaxEntries = 1 << 14;
     private const int MaxData = MaxEntries * 16;

@@ -250,6 +250,9 @@ public sealed class SentencePieceTokenizer : Tokenizer
     public override void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output) =>
         _decoder.Decode(ids, output, IdOutOfRange);
 
+    /// <inheritdoc cref="SymbolMerger.ForgetCachedSegments"/>
+    internal void ForgetCachedSegments() => _merger.ForgetCachedSegments();
+
     /// <summary>
     /// SentencePiece's normalizer on the input units, then symbols: opaque units (special tokens,
     /// raw bytes) and user-defined matches are frozen, other characters become merge symbols.

@@ -57,7 +57,8 @@ internal sealed class SymbolMerger
             _flags[id] = (byte)((inSomePair[id] ? InSomePair : 0) | (spaceSymbol >= 0 && spaceMayFollow(id) ? SpaceMayFollow : 0));
     }
 
-    public PairMergeTable Table => _table;
+    /// <summary>Drops the kept workspace and its segment cache, so the next call starts cold (benchmarks measure both).</summary>
+    internal void ForgetCachedSegments() => _spare = null;
 
     /// <summary>
     /// Merges <paramref name="symbols"/> in place (frozen positions never merge) and returns the new
@@ -126,7 +127,7 @@ internal sealed class SymbolMerger
         {
             Span<int> scratch = stackalloc int[SegmentCache.MaxKeyLength];
             segment.CopyTo(scratch);
-            int merged = _table.Merge(scratch[..segment.Length], default, workspace);
+            int merged = _table.MergeShort(scratch[..segment.Length]);
             cache.Add(segment, scratch[..merged]);
             scratch[..merged].CopyTo(output);
             return merged;
