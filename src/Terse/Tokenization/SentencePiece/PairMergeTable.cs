@@ -21,8 +21,6 @@ internal sealed class PairMergeTable
     /// <summary>Open addressing with linear probing; key and result share one 16-byte slot so a probe touches one cache line.</summary>
     private readonly Slot[] _slots;
     private readonly int _shift;
-    private readonly float[] _scoreById;
-    private readonly int _pairCount;
 
     private struct Slot
     {
@@ -37,8 +35,6 @@ internal sealed class PairMergeTable
     /// <param name="scoreById">Merge priority of each piece id that can result from a merge.</param>
     public PairMergeTable(Dictionary<long, int> mergedByPair, float[] scoreById)
     {
-        _scoreById = scoreById;
-        _pairCount = mergedByPair.Count;
         // Load factor at most 1/2 keeps linear-probe chains short.
         int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, mergedByPair.Count * 2));
         _shift = 64 - BitOperations.Log2((uint)capacity);
@@ -56,8 +52,6 @@ internal sealed class PairMergeTable
             _slots[i] = new Slot { Key = key, Merged = merged, Score = scoreById[merged] };
         }
     }
-
-    public int PairCount => _pairCount;
 
     public static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
@@ -91,13 +85,6 @@ internal sealed class PairMergeTable
             if (found == EmptyKey)
                 return -1;
         }
-    }
-
-    public bool TryGetMerge(int left, int right, out int merged)
-    {
-        int slot = Find(left, right);
-        merged = slot >= 0 ? _slots[slot].Merged : -1;
-        return slot >= 0;
     }
 
     /// <summary>The distinct ids that some merge produces.</summary>
