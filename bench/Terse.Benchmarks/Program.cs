@@ -12,7 +12,12 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
+        ["tokenizer-speed"] = Tokenization.TokenizerSpeedCommand.Run,
+        ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
+        ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
+        ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
+        ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
     };
 
     public static int Main(string[] args)

@@ -82,7 +82,7 @@ public class BpeReferenceParityTests
     private static Arbitrary<string> CutProneText()
     {
         var fragment = Gen.OneOf(
-            TextGenerators.Fragment,
+            TokenizerGenerators.PatternFragment,
             TokenizerGenerators.UnicodeText().Generator.Select(s => s.Length > 12 ? s[..12] : s),
             Gen.Elements(" ", "  ", "   ", "\t", "\t ", " \t", "\n", "\r\n", "\n\n", "\u2581", "\u2581\u2581", " \u2581", "\u2581 ",
                 "<s>", "</s>", "[INST]", "[/INST]", "[REFERENCE_DOC_7]", "<0x41>", "<unk>", "\0", "\uD800", "\uDFFF",
