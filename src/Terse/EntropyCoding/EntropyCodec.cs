@@ -164,7 +164,7 @@ public sealed class EntropyCodec
             DecodeChunk(worker, data.AsSpan(parsed.ChunkOffsets[index], chunks[index].CodedLength),
                 header.FrequencyTotalBits, tokens.AsSpan(start, chunks[index].TokenCount), index));
 
-        var output = new ArrayBufferWriter<byte>(Math.Min(header.OriginalLength, data.Length * 16 + 1024));
+        var output = new ArrayBufferWriter<byte>(Math.Max(1, Math.Min(header.OriginalLength, data.Length * 16 + 1024)));
         int tokenPosition = 0, rawPosition = parsed.RawOffset;
         foreach (var segment in header.Segments)
         {

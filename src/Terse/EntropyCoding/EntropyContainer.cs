@@ -112,7 +112,7 @@ internal static class EntropyContainer
         position += 4;
 
         // Every segment takes at least one byte of the table; every chunk at least two.
-        int segmentCount = VarInt.ReadBounded(body, ref position, body.Length - position, "segment count");
+        int segmentCount = ReadCount(body, ref position, bytesPerItem: 1, "segment count");
         var segments = new Segment[segmentCount];
         long segmentBytes = 0, segmentTokens = 0;
         for (int i = 0; i < segmentCount; i++)
@@ -129,7 +129,7 @@ internal static class EntropyContainer
         if (segmentBytes > originalLength)
             throw new InvalidDataException($"raw segments hold {segmentBytes} bytes, more than the original length {originalLength}");
 
-        int chunkCount = VarInt.ReadBounded(body, ref position, (body.Length - position) / 2, "chunk count");
+        int chunkCount = ReadCount(body, ref position, bytesPerItem: 2, "chunk count");
         var chunks = new ChunkEntry[chunkCount];
         long chunkTokens = 0, codedBytes = 0;
         int tokenLimit = maxChunkTokens ?? int.MaxValue;
@@ -138,7 +138,7 @@ internal static class EntropyContainer
             int tokens = VarInt.ReadBounded(body, ref position, tokenLimit, $"token count of chunk {i}");
             if (tokens == 0)
                 throw new InvalidDataException($"chunk {i} is empty");
-            int coded = VarInt.ReadBounded(body, ref position, body.Length - position, $"coded length of chunk {i}");
+            int coded = ReadCount(body, ref position, bytesPerItem: 1, $"coded length of chunk {i}");
             chunks[i] = new ChunkEntry(tokens, coded);
             chunkTokens += tokens;
             codedBytes += coded;
@@ -188,6 +188,16 @@ internal static class EntropyContainer
         stream.Write(buffer);
     }
 
+    /// <summary>Reads a count of items that each take at least <paramref name="bytesPerItem"/> of the bytes after it.</summary>
+    private static int ReadCount(ReadOnlySpan<byte> body, ref int position, int bytesPerItem, string what)
+    {
+        ulong value = VarInt.Read(body, ref position);
+        int fits = (body.Length - position) / bytesPerItem;
+        if (value > (ulong)fits)
+            throw new InvalidDataException($"{what} is {value}, more than the {body.Length - position} remaining bytes can hold");
+        return (int)value;
+    }
+
     private static byte ReadByte(ReadOnlySpan<byte> body, ref int position, string what)
     {
         if (position >= body.Length)
@@ -197,7 +207,9 @@ internal static class EntropyContainer
 
     private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position, int max, string what)
     {
-        int length = VarInt.ReadBounded(body, ref position, Math.Min(max, body.Length - position), $"length of the {what}");
+        int length = VarInt.ReadBounded(body, ref position, max, $"length of the {what}");
+        if (length > body.Length - position)
+            throw new InvalidDataException($"entropy-coded container truncated in the {what} ({length} bytes declared, {body.Length - position} left)");
         var bytes = body.Slice(position, length).ToArray();
         position += length;
         return bytes;

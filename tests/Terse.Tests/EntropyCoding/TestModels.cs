@@ -8,8 +8,8 @@ namespace Terse.Tests.EntropyCoding;
 
 /// <summary>
 /// A deterministic adaptive model for testing the coder without the neural engine: the logits
-/// of the next token are log(count + 0.5) of what followed the same order-k context so far in this
-/// session, plus a weaker order-0 term. It learns within a session and forgets on Reset, like a
+/// of the next token are 3·log(count + 0.05) of what followed the same order-k context so far in
+/// this session, plus a weaker order-0 term. It learns within a session and forgets on Reset, like a
 /// model with a context window.
 /// </summary>
 internal sealed class AdaptiveContextModel : INextTokenModel
@@ -62,7 +62,7 @@ internal sealed class AdaptiveContextModel : INextTokenModel
             for (int t = 0; t < logits.Length; t++)
             {
                 contextCounts.TryGetValue((context, t), out int c);
-                logits[t] = MathF.Log(c + 0.5f) * 2f + MathF.Log(unigram[t] + 1f);
+                logits[t] = MathF.Log(c + 0.05f) * 3f + MathF.Log(unigram[t] + 1f);
             }
             return logits;
         }
