@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Terse.EntropyCoding;
 
 /// <summary>
@@ -68,8 +70,7 @@ internal sealed class FrequencyTable
 
     public void SetUniform()
     {
-        for (int i = 0; i < weights.Length; i++)
-            weights[i] = 1;
+        weights.AsSpan().Fill(OneInFixedPoint);
         SetFromWeights(0);
     }
 
@@ -116,55 +117,102 @@ internal sealed class FrequencyTable
             SetUniform();
             return;
         }
-        for (int i = 0; i < logits.Length; i++)
-        {
-            // (double)a - (double)b and the product are correctly rounded IEEE operations: the same everywhere.
-            double exponent = ((double)logits[i] - max) * Log2E;
-            weights[i] = FixedPointExp2(exponent);
-        }
+        ComputeWeights(logits, max, weights);
         SetFromWeights(argmax);
     }
 
+    private const ulong OneInFixedPoint = 1UL << 32;
     private const double Log2E = 1.4426950408889634;
     private const double Ln2 = 0.6931471805599453;
 
     /// <summary>Below this base-2 exponent a weight is 0 in 32-bit fixed point.</summary>
     private const double SmallestExponent = -34.0;
 
+    // 1/k! for k = 9..0: the Taylor series of e^t, |t| ≤ ln2/2, to degree 9 (remainder < 0.35^10/10! ≈ 8e-12).
+    private const double C9 = 1.0 / 362880, C8 = 1.0 / 40320, C7 = 1.0 / 5040, C6 = 1.0 / 720, C5 = 1.0 / 120,
+        C4 = 1.0 / 24, C3 = 1.0 / 6, C2 = 0.5, C1 = 1.0, C0 = 1.0;
+
     /// <summary>
-    /// round-down(2^x · 2^32) for x ≤ 0 (0 below 2^-34, and for NaN), relative error below 1e-12.
-    /// Written with IEEE basic operations only (C# never fuses a*b+c on its own), so the result is
-    /// identical on every CPU and runtime, unlike Math.Exp, whose last bits depend on the C library.
+    /// weight_i = FixedPointExp2((logit_i − max) · log2 e). The vector path performs exactly the
+    /// scalar path's IEEE operations lane by lane (no fused multiply-add: C# never contracts, and
+    /// the code never asks for it), so both give the same bits; a test checks this.
+    /// </summary>
+    internal static void ComputeWeights(ReadOnlySpan<float> logits, float max, Span<ulong> weights)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && logits.Length >= Vector<float>.Count)
+        {
+            var maxVector = new Vector<double>(max);
+            var log2e = new Vector<double>(Log2E);
+            var smallest = new Vector<double>(SmallestExponent);
+            var ln2 = new Vector<double>(Ln2);
+            var exponentBias = new Vector<long>(1023 + 32);
+            int lastStart = logits.Length - Vector<float>.Count;
+            for (; i <= lastStart; i += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(logits[i..]), out var lower, out var upper);
+                ComputeWeights(lower, maxVector, log2e, smallest, ln2, exponentBias).CopyTo(weights[i..]);
+                ComputeWeights(upper, maxVector, log2e, smallest, ln2, exponentBias).CopyTo(weights[(i + Vector<double>.Count)..]);
+            }
+        }
+        for (; i < logits.Length; i++)
+            weights[i] = FixedPointExp2(((double)logits[i] - max) * Log2E);
+    }
+
+    private static Vector<ulong> ComputeWeights(Vector<double> logit, Vector<double> max, Vector<double> log2e,
+        Vector<double> smallest, Vector<double> ln2, Vector<long> exponentBias)
+    {
+        var x = (logit - max) * log2e;
+        var valid = Vector.GreaterThanOrEqual(x, smallest);              // false for NaN
+        x = Vector.ConditionalSelect(valid, x, smallest);
+        var whole = Vector.Round(x);
+        var t = (x - whole) * ln2;
+        var p = new Vector<double>(C9);
+        p = p * t + new Vector<double>(C8);
+        p = p * t + new Vector<double>(C7);
+        p = p * t + new Vector<double>(C6);
+        p = p * t + new Vector<double>(C5);
+        p = p * t + new Vector<double>(C4);
+        p = p * t + new Vector<double>(C3);
+        p = p * t + new Vector<double>(C2);
+        p = p * t + new Vector<double>(C1);
+        p = p * t + new Vector<double>(C0);
+        var scale = Vector.AsVectorDouble((Vector.ConvertToInt64(whole) + exponentBias) << 52);
+        var weight = Vector.ConvertToUInt64(p * scale);
+        return Vector.ConditionalSelect(Vector.AsVectorUInt64(valid), weight, Vector<ulong>.Zero);
+    }
+
+    /// <summary>
+    /// round-down(2^x · 2^32) for x ≤ 0 (0 below 2^-34, and for NaN), relative error below 1e-11.
+    /// Written with IEEE basic operations only, so the result is identical on every CPU and runtime,
+    /// unlike Math.Exp, whose last bits depend on the C library.
     /// </summary>
     internal static ulong FixedPointExp2(double x)
     {
         if (!(x >= SmallestExponent))
             return 0;
-        if (x > 0)
-            x = 0;
         double whole = Math.Round(x);       // ties to even: exact
         double t = (x - whole) * Ln2;       // |t| ≤ ln2/2, e^t = 2^(x - whole)
-        // Taylor series of e^t to degree 11: the remainder is below 0.35^12/12! ≈ 6e-15.
-        double p = 1.0 / 39916800;
-        p = p * t + 1.0 / 3628800;
-        p = p * t + 1.0 / 362880;
-        p = p * t + 1.0 / 40320;
-        p = p * t + 1.0 / 5040;
-        p = p * t + 1.0 / 720;
-        p = p * t + 1.0 / 120;
-        p = p * t + 1.0 / 24;
-        p = p * t + 1.0 / 6;
-        p = p * t + 0.5;
-        p = p * t + 1.0;
-        p = p * t + 1.0;
-        // 2^(32 + whole) built from its exponent bits: an exact power of two, so the product rounds once.
-        double scale = BitConverter.Int64BitsToDouble((long)(1023 + 32 + (int)whole) << 52);
+        double p = C9;
+        p = p * t + C8;
+        p = p * t + C7;
+        p = p * t + C6;
+        p = p * t + C5;
+        p = p * t + C4;
+        p = p * t + C3;
+        p = p * t + C2;
+        p = p * t + C1;
+        p = p * t + C0;
+        // 2^(32 + whole) from its exponent bits: an exact power of two, so the product rounds once.
+        double scale = BitConverter.Int64BitsToDouble(((long)whole + 1023 + 32) << 52);
         return (ulong)(p * scale);
     }
 
     /// <summary>
-    /// frequency_i = 1 + ⌊weight_i · (Total − Count) / Σweight⌋, and what the floors leave over goes
-    /// to <paramref name="largest"/>, so frequencies add up to Total exactly. Integer-only.
+    /// frequency_i = 1 + ⌊weight_i · K / 2^64⌋ with K = ⌊(Total − Count) · 2^64 / Σweight⌋, which is at
+    /// most ⌊weight_i · (Total − Count) / Σweight⌋; what the floors leave over goes to
+    /// <paramref name="largest"/>, so frequencies add up to Total exactly. Integer-only, and one
+    /// division per table instead of one per symbol.
     /// </summary>
     private void SetFromWeights(int largest)
     {
@@ -172,15 +220,19 @@ internal sealed class FrequencyTable
         foreach (var w in weights)
             sum += w;                                   // ≤ 2^24 · 2^32: no overflow
         ulong spare = (ulong)(Total - Count);
+        // Some weight is 2^32 (the top logit's, or all of them when uniform), so sum ≥ 2^32 and
+        // K ≤ spare · 2^32 < 2^60; weight · K < 2^92, whose high 64 bits are exact.
+        ulong k = (ulong)(((UInt128)spare << 64) / sum);
         long assigned = 0;
+        var frequencies = cumulative.AsSpan(1);
         for (int i = 0; i < weights.Length; i++)
         {
-            // weight ≤ 2^32 and spare < 2^28: the product fits in 60 bits.
-            int frequency = 1 + (int)(weights[i] * spare / sum);
-            cumulative[i + 1] = frequency;              // frequencies for now; prefix sums below
+            ulong high = Math.BigMul(weights[i], k, out _);
+            int frequency = 1 + (int)high;
+            frequencies[i] = frequency;                 // frequencies for now; prefix sums below
             assigned += frequency;
         }
-        cumulative[largest + 1] += (int)(Total - assigned);
+        frequencies[largest] += (int)(Total - assigned);
         cumulative[0] = 0;
         for (int i = 1; i < cumulative.Length; i++)
             cumulative[i] += cumulative[i - 1];
