@@ -40,9 +40,10 @@ public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, 
 }
 
 /// <summary>What a container says about itself, readable without the model.</summary>
+/// <param name="Escapes">Whether it holds bytes the tokenizer could not represent (coded as escapes).</param>
 public sealed record EntropyContainerInfo(
     string ModelName, string ModelIdentity, string TokenizerName, string TokenizerFingerprint,
-    int OriginalLength, long TokenCount, int ChunkCount, long RawByteCount);
+    int OriginalLength, long TokenCount, int ChunkCount, bool Escapes);
 
 /// <summary>Per-token surprisal of a text under a model.</summary>
 /// <param name="Tokens">The tokens the model sees (raw escapes excluded).</param>
@@ -61,7 +62,7 @@ public sealed class ModelMismatchException(string message) : ArgumentException(m
 
 /// <summary>
 /// Lossless compression of bytes with a language model and arithmetic coding. The input is
-/// tokenized (bytes the tokenizer cannot reproduce are kept verbatim), the token sequence is cut
+/// tokenized (bytes the tokenizer cannot reproduce become escapes coded among the tokens), the token sequence is cut
 /// into chunks of at most the model's window, and each chunk is coded on its own from a reset
 /// session — the context policy is "reset per chunk": deterministic and parallel, at the price of
 /// a cold start at each chunk boundary.
@@ -79,7 +80,7 @@ public sealed class EntropyCodec
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
         options ??= new EntropyCodecOptions();
-        if (model.VocabularySize < 1 || model.VocabularySize > (1 << FrequencyTable.DefaultTotalBits) / 2 || model.VocabularySize > FrequencyTable.MaxSymbols)
+        if (model.VocabularySize < 1 || model.VocabularySize + 1 > (1 << FrequencyTable.DefaultTotalBits) / 2 || model.VocabularySize > FrequencyTable.MaxSymbols)
             throw new ArgumentException($"model vocabulary size {model.VocabularySize} is outside 1..{FrequencyTable.MaxSymbols}");
         if (model.MaxSessionTokens < 1)
             throw new ArgumentException($"model window {model.MaxSessionTokens} must be at least one token");
@@ -112,11 +113,15 @@ public sealed class EntropyCodec
     /// <summary>Codes a prepared input. <paramref name="progress"/> receives the number of tokens coded so far.</summary>
     public EntropyCompressionResult Compress(EntropyInput input, IProgress<long>? progress = null)
     {
-        var tokens = input.Segmented.Tokens;
-        var chunks = SplitIntoChunks(tokens.Length);
+        var segmented = input.Segmented;
+        var tokens = segmented.Tokens;
+        var chunks = SplitIntoChunks(tokens.Length, input.ByteLength);
+        var escapes = EscapesByChunk(segmented, chunks);
+        bool useEscapes = escapes is not null;
         var streams = new byte[chunks.Length][];
-        RunChunks(chunks, progress, (worker, index, start) =>
-            streams[index] = EncodeChunk(worker, tokens.AsSpan(start, chunks[index].TokenCount)));
+        RunChunks(chunks, progress, FrequencyTable.DefaultTotalBits, useEscapes, (worker, index, start) =>
+            streams[index] = worker.Coder.Encode(worker.Session, tokens.AsSpan(start, chunks[index].TokenCount),
+                escapes?[index] ?? []));
 
         var header = new ContainerHeader
         {
@@ -127,12 +132,49 @@ public sealed class EntropyCodec
             FrequencyTotalBits = FrequencyTable.DefaultTotalBits,
             OriginalLength = input.ByteLength,
             OriginalCrc = input.Crc,
-            Segments = input.Segmented.Segments,
+            Escapes = useEscapes,
             Chunks = chunks.Select((c, i) => c with { CodedLength = streams[i].Length }).ToArray(),
         };
-        var container = EntropyContainer.Write(header, input.Segmented.RawBytes, streams);
+        var container = EntropyContainer.Write(header, streams);
         return new EntropyCompressionResult(container, input.ByteLength, tokens.Length, input.RawByteCount,
             chunks.Length, streams.Sum(s => (long)s.Length));
+    }
+
+    /// <summary>
+    /// The escapes of each chunk, or null when the input is one token segment and needs none: a raw
+    /// segment becomes an escape carrying its bytes, and two token segments in a row are separated
+    /// by an escape without bytes. An escape at the very end belongs to the last chunk.
+    /// </summary>
+    private static List<Escape>[]? EscapesByChunk(SegmentedInput segmented, ChunkEntry[] chunks)
+    {
+        var segments = segmented.Segments;
+        if (segments.Length <= 1 && segments.All(s => s.Kind == SegmentKind.Tokens))
+            return null;
+        var byChunk = chunks.Select(_ => new List<Escape>()).ToArray();
+        int chunk = 0, chunkStart = 0, position = 0, rawOffset = 0;
+        var previous = SegmentKind.Raw;
+        foreach (var segment in segments)
+        {
+            if (segment.Kind == SegmentKind.Tokens && previous == SegmentKind.Raw)
+            {
+                position += segment.Length;
+                previous = SegmentKind.Tokens;
+                continue;
+            }
+            byte[] raw = [];
+            if (segment.Kind == SegmentKind.Raw)
+            {
+                raw = segmented.RawBytes.AsSpan(rawOffset, segment.Length).ToArray();
+                rawOffset += segment.Length;
+            }
+            while (chunk < chunks.Length - 1 && position >= chunkStart + chunks[chunk].TokenCount)
+                chunkStart += chunks[chunk++].TokenCount;
+            byChunk[chunk].Add(new Escape(position - chunkStart, raw));
+            if (segment.Kind == SegmentKind.Tokens)
+                position += segment.Length;
+            previous = segment.Kind;
+        }
+        return byChunk;
     }
 
     /// <summary>Reads a container's header (no model needed): which model and tokenizer it requires, and its sizes.</summary>
@@ -141,7 +183,7 @@ public sealed class EntropyCodec
         var header = EntropyContainer.Read(container).Header;
         return new EntropyContainerInfo(header.ModelName, Convert.ToHexStringLower(header.ModelIdentity),
             header.TokenizerName, Convert.ToHexStringLower(header.TokenizerFingerprint),
-            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.RawByteCount);
+            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.Escapes);
     }
 
     /// <summary>
@@ -154,33 +196,41 @@ public sealed class EntropyCodec
         var parsed = EntropyContainer.Read(container, model.MaxSessionTokens);
         var header = parsed.Header;
         CheckIdentity(header);
-        if (model.VocabularySize > (1 << header.FrequencyTotalBits) / 2)
+        if (model.VocabularySize + 1 > (1 << header.FrequencyTotalBits) / 2)
             throw new InvalidDataException($"frequency precision {header.FrequencyTotalBits} bits is too small for a {model.VocabularySize}-token vocabulary");
 
         var chunks = header.Chunks;
         var tokens = new int[checked((int)header.TokenCount)];
+        var escapes = new List<Escape>[chunks.Length];
         var data = container.ToArray();
-        RunChunks(chunks, progress, (worker, index, start) =>
-            DecodeChunk(worker, data.AsSpan(parsed.ChunkOffsets[index], chunks[index].CodedLength),
-                header.FrequencyTotalBits, tokens.AsSpan(start, chunks[index].TokenCount), index));
-
-        var output = new ArrayBufferWriter<byte>(Math.Max(1, Math.Min(header.OriginalLength, data.Length * 16 + 1024)));
-        int tokenPosition = 0, rawPosition = parsed.RawOffset;
-        foreach (var segment in header.Segments)
+        RunChunks(chunks, progress, header.FrequencyTotalBits, header.Escapes, (worker, index, start) =>
         {
-            if (segment.Kind == SegmentKind.Raw)
+            try
             {
-                output.Write(data.AsSpan(rawPosition, segment.Length));
-                rawPosition += segment.Length;
+                escapes[index] = worker.Coder.Decode(worker.Session, data.AsSpan(parsed.ChunkOffsets[index], chunks[index].CodedLength),
+                    tokens.AsSpan(start, chunks[index].TokenCount), header.OriginalLength);
             }
-            else
+            catch (InvalidDataException e)
             {
-                DecodeTokens(tokens.AsSpan(tokenPosition, segment.Length), output);
-                tokenPosition += segment.Length;
+                throw new InvalidDataException($"chunk {index} is corrupt: {e.Message}", e);
             }
-            if (output.WrittenCount > header.OriginalLength)
-                throw new InvalidDataException($"entropy-coded container decodes to more than its declared {header.OriginalLength} bytes");
+        });
+
+        // Token segments run between escapes; each is decoded on its own, raw bytes go in between.
+        var output = new ArrayBufferWriter<byte>(Math.Max(1, Math.Min(header.OriginalLength, data.Length * 16 + 1024)));
+        int segmentStart = 0, chunkStart = 0;
+        for (int c = 0; c < chunks.Length; c++)
+        {
+            foreach (var escape in escapes[c])
+            {
+                int position = chunkStart + escape.Position;
+                DecodeTokens(tokens.AsSpan(segmentStart, position - segmentStart), output, header.OriginalLength);
+                output.Write(escape.Raw);
+                segmentStart = position;
+            }
+            chunkStart += chunks[c].TokenCount;
         }
+        DecodeTokens(tokens.AsSpan(segmentStart), output, header.OriginalLength);
         if (output.WrittenCount != header.OriginalLength)
             throw new InvalidDataException($"entropy-coded container decodes to {output.WrittenCount} bytes, not its declared {header.OriginalLength}");
         uint crc = Crc32C.Compute(output.WrittenSpan);
@@ -201,8 +251,8 @@ public sealed class EntropyCodec
                 throw new ArgumentOutOfRangeException(nameof(tokens), id, $"token id outside the vocabulary of model '{model.Name}'");
         var ids = tokens.ToArray();
         var bits = new double[ids.Length];
-        var chunks = SplitIntoChunks(ids.Length);
-        RunChunks(chunks, progress, (worker, index, start) =>
+        var chunks = SplitIntoChunks(ids.Length, 0);
+        RunChunks(chunks, progress, FrequencyTable.DefaultTotalBits, false, (worker, index, start) =>
         {
             var session = worker.Session;
             int count = chunks[index].TokenCount;
@@ -236,63 +286,32 @@ public sealed class EntropyCodec
                 $"but the given tokenizer is '{tokenizer.Name}' (fingerprint {Convert.ToHexStringLower(tokenizer.Fingerprint)})");
     }
 
-    private ChunkEntry[] SplitIntoChunks(int tokenCount)
+    /// <summary>Chunks of the window's length but the last; a lone empty chunk for input that is all raw bytes.</summary>
+    private ChunkEntry[] SplitIntoChunks(int tokenCount, int byteLength)
     {
+        if (tokenCount == 0)
+            return byteLength == 0 ? [] : [new ChunkEntry(0, 0)];
         var chunks = new ChunkEntry[(tokenCount + chunkTokens - 1) / chunkTokens];
         for (int i = 0; i < chunks.Length; i++)
             chunks[i] = new ChunkEntry(Math.Min(chunkTokens, tokenCount - i * chunkTokens), 0);
         return chunks;
     }
 
-    private byte[] EncodeChunk(Worker worker, ReadOnlySpan<int> tokens)
+    private void DecodeTokens(ReadOnlySpan<int> ids, ArrayBufferWriter<byte> output, int originalLength)
     {
-        var table = worker.Table(FrequencyTable.DefaultTotalBits);
-        var encoder = new RangeEncoder(tokens.Length);
-        for (int i = 0; i < tokens.Length; i++)
+        if (!ids.IsEmpty)
         {
-            table.SetFromLogits(CheckedLogits(worker.Session));
-            table.Encode(encoder, tokens[i]);
-            // The last token of a chunk predicts nothing, so it is never fed to the model.
-            if (i + 1 < tokens.Length)
-                worker.Session.Accept(tokens[i]);
-        }
-        return encoder.Finish();
-    }
-
-    private void DecodeChunk(Worker worker, ReadOnlySpan<byte> stream, int totalBits, Span<int> tokens, int chunkIndex)
-    {
-        if (stream.Length > 0 && stream[^1] == 0)
-            throw new InvalidDataException($"chunk {chunkIndex} is corrupt: its stream ends in a zero byte, which the encoder never writes");
-        var table = worker.Table(totalBits);
-        var decoder = new RangeDecoder(stream);
-        try
-        {
-            for (int i = 0; i < tokens.Length; i++)
+            try
             {
-                table.SetFromLogits(CheckedLogits(worker.Session));
-                tokens[i] = table.Decode(ref decoder);
-                if (i + 1 < tokens.Length)
-                    worker.Session.Accept(tokens[i]);
+                tokenizer.DecodeToBytes(ids, output);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new InvalidDataException($"entropy-coded container decodes to a token the tokenizer does not have: {e.Message}", e);
             }
         }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"chunk {chunkIndex}: {e.Message}", e);
-        }
-        if (decoder.Position < stream.Length)
-            throw new InvalidDataException($"chunk {chunkIndex} is corrupt: {stream.Length - decoder.Position} coded bytes left over after its {tokens.Length} tokens");
-    }
-
-    private void DecodeTokens(ReadOnlySpan<int> ids, ArrayBufferWriter<byte> output)
-    {
-        try
-        {
-            tokenizer.DecodeToBytes(ids, output);
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            throw new InvalidDataException($"entropy-coded container decodes to a token the tokenizer does not have: {e.Message}", e);
-        }
+        if (output.WrittenCount > originalLength)
+            throw new InvalidDataException($"entropy-coded container decodes to more than its declared {originalLength} bytes");
     }
 
     private ReadOnlySpan<float> CheckedLogits(INextTokenSession session)
@@ -324,7 +343,7 @@ public sealed class EntropyCodec
     /// table per worker thread. Chunks are independent, so the degree of parallelism changes nothing
     /// but speed.
     /// </summary>
-    private void RunChunks(ChunkEntry[] chunks, IProgress<long>? progress, Action<Worker, int, int> body)
+    private void RunChunks(ChunkEntry[] chunks, IProgress<long>? progress, int totalBits, bool escapes, Action<Worker, int, int> body)
     {
         var starts = new int[chunks.Length];
         for (int i = 1; i < chunks.Length; i++)
@@ -347,7 +366,7 @@ public sealed class EntropyCodec
 
         Worker NewWorker()
         {
-            var worker = new Worker(model);
+            var worker = new Worker(model, totalBits, escapes);
             workers.Add(worker);
             return worker;
         }
@@ -381,17 +400,10 @@ public sealed class EntropyCodec
         }
     }
 
-    /// <summary>What one thread needs: a model session and a reusable frequency table.</summary>
-    private sealed class Worker(INextTokenModel model)
+    /// <summary>What one thread needs: a model session and a chunk coder with its tables.</summary>
+    private sealed class Worker(INextTokenModel model, int totalBits, bool escapes)
     {
-        private FrequencyTable? table;
         public INextTokenSession Session { get; } = model.CreateSession();
-
-        public FrequencyTable Table(int totalBits)
-        {
-            if (table is null || table.Total != 1 << totalBits)
-                table = new FrequencyTable(model.VocabularySize, totalBits);
-            return table;
-        }
+        public ChunkCoder Coder { get; } = new(model.VocabularySize, totalBits, escapes);
     }
 }

@@ -16,18 +16,17 @@ internal sealed class ContainerHeader
     public required int FrequencyTotalBits { get; init; }
     public required int OriginalLength { get; init; }
     public required uint OriginalCrc { get; init; }
-    public required Segment[] Segments { get; init; }
+    /// <summary>Whether the chunks code escapes (raw bytes, segment breaks) among the tokens.</summary>
+    public required bool Escapes { get; init; }
     public required ChunkEntry[] Chunks { get; init; }
 
     public long TokenCount => Chunks.Sum(c => (long)c.TokenCount);
-    public long RawByteCount => Segments.Where(s => s.Kind == SegmentKind.Raw).Sum(s => (long)s.Length);
 }
 
-/// <summary>A parsed container: the header plus where the raw bytes and each chunk's stream lie.</summary>
+/// <summary>A parsed container: the header plus where each chunk's stream lies.</summary>
 internal sealed class ParsedContainer
 {
     public required ContainerHeader Header { get; init; }
-    public required int RawOffset { get; init; }
     public required int[] ChunkOffsets { get; init; }
 }
 
@@ -45,14 +44,16 @@ internal static class EntropyContainer
     public const int MinFrequencyTotalBits = 16;
     private const int TrailerBytes = 4;
 
-    public static byte[] Write(ContainerHeader header, ReadOnlySpan<byte> rawBytes, IReadOnlyList<byte[]> chunkStreams)
+    private const ulong EscapesFlag = 1;
+
+    public static byte[] Write(ContainerHeader header, IReadOnlyList<byte[]> chunkStreams)
     {
         if (chunkStreams.Count != header.Chunks.Length)
             throw new ArgumentException("one stream per chunk is required", nameof(chunkStreams));
         using var stream = new MemoryStream();
         stream.Write(Magic);
         stream.WriteByte(Version);
-        VarInt.Write(stream, 0); // flags: none defined in version 1
+        VarInt.Write(stream, header.Escapes ? EscapesFlag : 0);
         WriteBytes(stream, Encoding.UTF8.GetBytes(header.ModelName), MaxNameBytes, "model name");
         WriteBytes(stream, header.ModelIdentity, MaxIdentityBytes, "model identity");
         WriteBytes(stream, Encoding.UTF8.GetBytes(header.TokenizerName), MaxNameBytes, "tokenizer name");
@@ -60,9 +61,6 @@ internal static class EntropyContainer
         stream.WriteByte((byte)header.FrequencyTotalBits);
         VarInt.Write(stream, (ulong)header.OriginalLength);
         WriteUInt32(stream, header.OriginalCrc);
-        VarInt.Write(stream, (ulong)header.Segments.Length);
-        foreach (var segment in header.Segments)
-            VarInt.Write(stream, ((ulong)segment.Length << 1) | (byte)segment.Kind);
         VarInt.Write(stream, (ulong)header.Chunks.Length);
         for (int i = 0; i < header.Chunks.Length; i++)
         {
@@ -71,7 +69,6 @@ internal static class EntropyContainer
             VarInt.Write(stream, (ulong)header.Chunks[i].TokenCount);
             VarInt.Write(stream, (ulong)header.Chunks[i].CodedLength);
         }
-        stream.Write(rawBytes);
         foreach (var chunk in chunkStreams)
             stream.Write(chunk);
         WriteUInt32(stream, Crc32C.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
@@ -96,8 +93,9 @@ internal static class EntropyContainer
         var body = container[..bodyEnd];
         int position = Magic.Length + 1;
         ulong flags = VarInt.Read(body, ref position);
-        if (flags != 0)
+        if ((flags & ~EscapesFlag) != 0)
             throw new InvalidDataException($"entropy-coded container has unknown flags {flags:x}");
+        bool escapes = (flags & EscapesFlag) != 0;
         string modelName = ReadName(body, ref position, "model name");
         byte[] modelIdentity = ReadBytes(body, ref position, MaxIdentityBytes, "model identity");
         string tokenizerName = ReadName(body, ref position, "tokenizer name");
@@ -111,48 +109,31 @@ internal static class EntropyContainer
         uint originalCrc = BinaryPrimitives.ReadUInt32LittleEndian(body[position..]);
         position += 4;
 
-        // Every segment takes at least one byte of the table; every chunk at least two.
-        int segmentCount = ReadCount(body, ref position, bytesPerItem: 1, "segment count");
-        var segments = new Segment[segmentCount];
-        long segmentBytes = 0, segmentTokens = 0;
-        for (int i = 0; i < segmentCount; i++)
-        {
-            ulong value = VarInt.Read(body, ref position);
-            var kind = (SegmentKind)(value & 1);
-            ulong length = value >> 1;
-            if (length == 0 || length > int.MaxValue)
-                throw new InvalidDataException($"segment {i} has length {length}, outside 1..{int.MaxValue}");
-            segments[i] = new Segment(kind, (int)length);
-            if (kind == SegmentKind.Raw) segmentBytes += (long)length;
-            else segmentTokens += (long)length;
-        }
-        if (segmentBytes > originalLength)
-            throw new InvalidDataException($"raw segments hold {segmentBytes} bytes, more than the original length {originalLength}");
-
+        // Every chunk entry takes at least two bytes of the table.
         int chunkCount = ReadCount(body, ref position, bytesPerItem: 2, "chunk count");
+        if ((chunkCount == 0) != (originalLength == 0))
+            throw new InvalidDataException($"entropy-coded container has {chunkCount} chunks for {originalLength} original bytes");
         var chunks = new ChunkEntry[chunkCount];
         long chunkTokens = 0, codedBytes = 0;
         int tokenLimit = maxChunkTokens ?? int.MaxValue;
         for (int i = 0; i < chunkCount; i++)
         {
             int tokens = VarInt.ReadBounded(body, ref position, tokenLimit, $"token count of chunk {i}");
-            if (tokens == 0)
+            // Without escapes a chunk holds tokens; with them, only a lone chunk of raw bytes may have none.
+            if (tokens == 0 && (!escapes || chunkCount > 1))
                 throw new InvalidDataException($"chunk {i} is empty");
             int coded = ReadCount(body, ref position, bytesPerItem: 1, $"coded length of chunk {i}");
             chunks[i] = new ChunkEntry(tokens, coded);
             chunkTokens += tokens;
             codedBytes += coded;
         }
-        if (chunkTokens != segmentTokens)
-            throw new InvalidDataException($"chunks hold {chunkTokens} tokens but the token segments declare {segmentTokens}");
-        if (segmentBytes + codedBytes != body.Length - position)
-            throw new InvalidDataException($"entropy-coded container has {body.Length - position} payload bytes where the tables declare {segmentBytes + codedBytes}");
+        if (codedBytes != body.Length - position)
+            throw new InvalidDataException($"entropy-coded container has {body.Length - position} payload bytes where the chunk table declares {codedBytes}");
         if (chunkTokens > int.MaxValue)
             throw new InvalidDataException($"entropy-coded container declares {chunkTokens} tokens, more than supported");
 
-        int rawOffset = position;
         var offsets = new int[chunkCount];
-        long offset = rawOffset + segmentBytes;
+        long offset = position;
         for (int i = 0; i < chunkCount; i++)
         {
             offsets[i] = (int)offset;
@@ -167,10 +148,10 @@ internal static class EntropyContainer
             FrequencyTotalBits = totalBits,
             OriginalLength = originalLength,
             OriginalCrc = originalCrc,
-            Segments = segments,
+            Escapes = escapes,
             Chunks = chunks,
         };
-        return new ParsedContainer { Header = header, RawOffset = rawOffset, ChunkOffsets = offsets };
+        return new ParsedContainer { Header = header, ChunkOffsets = offsets };
     }
 
     private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes, int max, string what)

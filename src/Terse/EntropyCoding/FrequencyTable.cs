@@ -71,7 +71,7 @@ internal sealed class FrequencyTable
     public void SetUniform()
     {
         weights.AsSpan().Fill(OneInFixedPoint);
-        SetFromWeights(0);
+        SetFromWeights(Count, 0, 0);
     }
 
     /// <summary>Sets the table from explicit positive frequencies that must add up to <see cref="Total"/>.</summary>
@@ -98,10 +98,22 @@ internal sealed class FrequencyTable
     /// Non-finite logits are handled deterministically: NaN and −∞ get the floor frequency; if the
     /// largest logit is +∞ or every logit is NaN, the table is uniform.
     /// </summary>
-    public void SetFromLogits(ReadOnlySpan<float> logits)
+    public void SetFromLogits(ReadOnlySpan<float> logits) => SetFromLogits(logits, 0);
+
+    /// <summary>
+    /// As <see cref="SetFromLogits(ReadOnlySpan{float})"/>, with one more symbol after the tokens
+    /// (index <c>logits.Length</c>, the escape) that gets exactly <paramref name="escapeFrequency"/>;
+    /// the tokens share the rest. With 0 there is no extra symbol.
+    /// </summary>
+    public void SetFromLogits(ReadOnlySpan<float> logits, int escapeFrequency)
     {
-        if (logits.Length != Count)
-            throw new ArgumentException($"expected {Count} logits, got {logits.Length}", nameof(logits));
+        int tokens = Count - (escapeFrequency > 0 ? 1 : 0);
+        if (logits.Length != tokens)
+            throw new ArgumentException($"expected {tokens} logits, got {logits.Length}", nameof(logits));
+        if (escapeFrequency < 0 || escapeFrequency > Total / 2)
+            throw new ArgumentOutOfRangeException(nameof(escapeFrequency), escapeFrequency, $"must be in 0..{Total / 2}");
+        if (escapeFrequency > 0)
+            weights[tokens] = 0;
         float max = float.NegativeInfinity;
         int argmax = -1;
         for (int i = 0; i < logits.Length; i++)
@@ -114,11 +126,14 @@ internal sealed class FrequencyTable
         }
         if (argmax < 0 || !float.IsFinite(max))
         {
-            SetUniform();
-            return;
+            weights.AsSpan(0, tokens).Fill(OneInFixedPoint);
+            argmax = 0;
         }
-        ComputeWeights(logits, max, weights);
-        SetFromWeights(argmax);
+        else
+        {
+            ComputeWeights(logits, max, weights.AsSpan(0, tokens));
+        }
+        SetFromWeights(tokens, argmax, escapeFrequency);
     }
 
     private const ulong OneInFixedPoint = 1UL << 32;
@@ -209,29 +224,32 @@ internal sealed class FrequencyTable
     }
 
     /// <summary>
-    /// frequency_i = 1 + ⌊weight_i · K / 2^64⌋ with K = ⌊(Total − Count) · 2^64 / Σweight⌋, which is at
-    /// most ⌊weight_i · (Total − Count) / Σweight⌋; what the floors leave over goes to
-    /// <paramref name="largest"/>, so frequencies add up to Total exactly. Integer-only, and one
-    /// division per table instead of one per symbol.
+    /// For the first <paramref name="tokens"/> symbols, frequency_i = 1 + ⌊weight_i · K / 2^64⌋ with
+    /// K = ⌊spare · 2^64 / Σweight⌋ and spare = Total − escape − tokens, which is at most
+    /// ⌊weight_i · spare / Σweight⌋; what the floors leave over goes to <paramref name="largest"/>,
+    /// and the escape symbol (if any) gets <paramref name="escapeFrequency"/>, so frequencies add up
+    /// to Total exactly. Integer-only, with one division per table.
     /// </summary>
-    private void SetFromWeights(int largest)
+    private void SetFromWeights(int tokens, int largest, int escapeFrequency)
     {
+        var tokenWeights = weights.AsSpan(0, tokens);
         ulong sum = 0;
-        foreach (var w in weights)
+        foreach (var w in tokenWeights)
             sum += w;                                   // ≤ 2^24 · 2^32: no overflow
-        ulong spare = (ulong)(Total - Count);
+        ulong spare = (ulong)(Total - escapeFrequency - tokens);
         // Some weight is 2^32 (the top logit's, or all of them when uniform), so sum ≥ 2^32 and
         // K ≤ spare · 2^32 < 2^60; weight · K < 2^92, whose high 64 bits are exact.
         ulong k = (ulong)(((UInt128)spare << 64) / sum);
-        long assigned = 0;
+        long assigned = escapeFrequency;
         var frequencies = cumulative.AsSpan(1);
-        for (int i = 0; i < weights.Length; i++)
+        for (int i = 0; i < tokenWeights.Length; i++)
         {
-            ulong high = Math.BigMul(weights[i], k, out _);
-            int frequency = 1 + (int)high;
+            int frequency = 1 + (int)Math.BigMul(tokenWeights[i], k, out _);
             frequencies[i] = frequency;                 // frequencies for now; prefix sums below
             assigned += frequency;
         }
+        if (escapeFrequency > 0)
+            frequencies[tokens] = escapeFrequency;
         frequencies[largest] += (int)(Total - assigned);
         cumulative[0] = 0;
         for (int i = 1; i < cumulative.Length; i++)

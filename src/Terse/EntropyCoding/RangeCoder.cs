@@ -67,8 +67,10 @@ internal sealed class RangeEncoder
 
     /// <summary>
     /// Ends the stream and returns it. The final value is chosen inside the interval with as many
-    /// trailing zero bits as possible, and trailing zero bytes are dropped: the decoder reads zeros
-    /// past the end, so a short final interval costs no padding.
+    /// trailing zero bits as possible, and its trailing zero bytes (at most
+    /// <see cref="RangeCoding.IntervalBytes"/>) are dropped: the decoder reads zeros past the end,
+    /// so a short final interval costs no padding, and a decoder of a valid stream never reads more
+    /// than IntervalBytes past its end.
     /// </summary>
     public byte[] Finish()
     {
@@ -90,7 +92,7 @@ internal sealed class RangeEncoder
             ShiftLow();
         var written = output.WrittenSpan;
         int length = written.Length;
-        while (length > 0 && written[length - 1] == 0)
+        while (length > 0 && written[length - 1] == 0 && written.Length - length < RangeCoding.IntervalBytes)
             length--;
         return written[..length].ToArray();
     }
@@ -147,6 +149,16 @@ internal ref struct RangeDecoder
 
     /// <summary>Number of input bytes consumed (counting the implicit zeros past the end).</summary>
     public readonly long Position => position;
+
+    /// <summary>
+    /// Throws if the decoder has read further past the end than any valid stream makes it: the
+    /// check that stops a corrupt stream from decoding "forever" out of the implicit zeros.
+    /// </summary>
+    public readonly void CheckNotBeyondEnd()
+    {
+        if (position > input.Length + RangeCoding.IntervalBytes)
+            throw new InvalidDataException("corrupt entropy-coded stream: it ends before its symbols do");
+    }
 
     /// <summary>
     /// First half of decoding a symbol: the value in [0, total) whose interval holds the symbol.

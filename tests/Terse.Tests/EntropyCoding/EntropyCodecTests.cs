@@ -94,6 +94,37 @@ public class EntropyCodecTests
     }
 
     [Fact]
+    public void Escapes_cost_a_few_bits_each_and_are_only_used_when_needed()
+    {
+        var lines = Enumerable.Range(0, 300).Select(i => i % 3 == 0 ? "the cat sat on the mat." : i % 3 == 1 ? "a dog ran to the park." : "the end.").ToArray();
+        var withNewlines = Encoding.UTF8.GetBytes(string.Join("\n", lines));
+        var withSpaces = Encoding.UTF8.GetBytes(string.Join(" ", lines));
+        var codec = Codec(Letters, window: 4000);
+        var escaped = codec.Compress(withNewlines);
+        var plain = codec.Compress(withSpaces);
+        Assert.Equal(withNewlines, codec.Decompress(escaped.Container));
+        Assert.True(EntropyCodec.ReadInfo(escaped.Container).Escapes);
+        Assert.False(EntropyCodec.ReadInfo(plain.Container).Escapes);
+        Assert.Equal(299, escaped.RawBytes);
+        double bitsPerEscape = (escaped.OutputBytes - plain.OutputBytes) * 8.0 / 299;
+        Assert.True(bitsPerEscape < 12, $"{bitsPerEscape:F1} bits per escaped newline");
+    }
+
+    [Theory]
+    [InlineData("ÄÖÜ")]
+    [InlineData("\n")]
+    [InlineData("!the end?")]
+    [InlineData("the end\n\n")]
+    public void Inputs_starting_or_ending_with_raw_bytes_round_trip(string text)
+    {
+        var input = Encoding.UTF8.GetBytes(text);
+        var codec = Codec(Letters, chunk: 3);
+        var result = codec.Compress(input);
+        Assert.Equal(input, codec.Decompress(result.Container));
+        Assert.True(EntropyCodec.ReadInfo(result.Container).Escapes);
+    }
+
+    [Fact]
     public void Output_is_identical_whatever_the_degree_of_parallelism_and_decodes_with_any_degree()
     {
         var input = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 12)));
@@ -239,10 +270,10 @@ public class EntropyCodecTests
     public void Fuzzed_containers_fail_cleanly_or_decode_exactly()
     {
         var random = new Random(2024);
-        var codec = Codec(Bytes, chunk: 12);
-        var originals = new[] { "", "a", "the end.", Story[..90], "\u00FF\u0000binary\u0001" }
+        var codecs = new[] { Codec(Bytes, chunk: 12), Codec(Letters, chunk: 12) };
+        var originals = new[] { "", "a", "the end.", Story[..90], "\u00FF\u0000binary\u0001", "Tea\nfor two!", "the end\n\n" }
             .Select(Encoding.UTF8.GetBytes).ToArray();
-        var containers = originals.Select(o => codec.Compress(o).Container).ToArray();
+        var containers = originals.Select((o, i) => codecs[i % 2].Compress(o).Container).ToArray();
         int rejected = 0, exact = 0, mismatched = 0;
         for (int trial = 0; trial < 12_000; trial++)
         {
@@ -257,7 +288,7 @@ public class EntropyCodecTests
                 FixChecksum(candidate);
             try
             {
-                var decoded = codec.Decompress(candidate);
+                var decoded = codecs[which % 2].Decompress(candidate);
                 Assert.Equal(originals[which], decoded);
                 exact++;
             }

@@ -94,10 +94,9 @@ public class RangeCoderTests
             var decoded = Decode(tables, stream, message.Length, out long position);
 
             Assert.Equal(message, decoded);
-            Assert.True(position >= stream.Length, "decoder must consume every coded byte");
+            Assert.InRange(position, stream.Length, stream.Length + RangeCoding.IntervalBytes);
             // Range-coder overhead: < 2^-20 relative per symbol plus the final bytes.
             Assert.InRange(stream.Length * 8.0, 0, ideal * (1 + 1e-5) + 8 * 8);
-            Assert.True(stream.Length == 0 || stream[^1] != 0, "trailing zeros are dropped");
         }).QuickCheckThrowOnFailure();
     }
 
