@@ -42,14 +42,15 @@ internal static class InputSegmenter
             return builder.Build(input.Length);
         }
 
-        // The tokenizer cannot represent everything: runs of characters that it can represent one
-        // by one become token segments, everything else (unknown characters, invalid UTF-8) raw bytes.
-        var representable = new Dictionary<Rune, bool>();
+        // The tokenizer cannot represent everything: runs of characters that may be representable
+        // become token segments (each verified), everything else (characters the tokenizer cannot
+        // reproduce, invalid UTF-8) raw bytes.
+        var candidates = new Dictionary<Rune, bool>();
         int position = 0;
         while (position < input.Length)
         {
             int start = position;
-            while (position < input.Length && TryReadRepresentable(tokenizer, input, ref position, representable)) { }
+            while (position < input.Length && TryReadCandidate(tokenizer, input, ref position, candidates)) { }
             if (position > start)
                 AddText(tokenizer, input[start..position], builder);
             if (position < input.Length)
@@ -62,14 +63,18 @@ internal static class InputSegmenter
         return builder.Build(input.Length);
     }
 
-    /// <summary>Advances past one character if it is valid UTF-8 and the tokenizer round-trips it alone.</summary>
-    private static bool TryReadRepresentable(Tokenizer tokenizer, ReadOnlySpan<byte> input, ref int position, Dictionary<Rune, bool> cache)
+    /// <summary>
+    /// Advances past one character if it is valid UTF-8 and either the tokenizer round-trips it alone
+    /// or it is whitespace (which a tokenizer may reproduce only between other characters, as
+    /// SentencePiece does, stripping it at the ends).
+    /// </summary>
+    private static bool TryReadCandidate(Tokenizer tokenizer, ReadOnlySpan<byte> input, ref int position, Dictionary<Rune, bool> cache)
     {
         if (Rune.DecodeFromUtf8(input[position..], out var rune, out int consumed) != System.Buffers.OperationStatus.Done)
             return false;
         if (!cache.TryGetValue(rune, out bool ok))
         {
-            ok = EncodesExactly(tokenizer, input.Slice(position, consumed), out _);
+            ok = Rune.IsWhiteSpace(rune) || EncodesExactly(tokenizer, input.Slice(position, consumed), out _);
             cache[rune] = ok;
         }
         if (ok)
@@ -78,27 +83,74 @@ internal static class InputSegmenter
     }
 
     /// <summary>
-    /// Adds valid UTF-8 made of representable characters. If the whole run does not round-trip (a
-    /// tokenizer may normalise some combinations), it is halved at a character boundary until the
-    /// pieces do; a single character that still fails is stored raw.
+    /// Adds valid UTF-8 of candidate characters as token segments, each the longest prefix found that
+    /// round-trips: prefixes of doubling length are tried until one fails, then the boundary is
+    /// bisected (O(n log n) encoding in all). A character that fails even alone is stored raw.
     /// </summary>
     private static void AddText(Tokenizer tokenizer, ReadOnlySpan<byte> text, Builder builder)
     {
-        if (EncodesExactly(tokenizer, text, out var ids))
+        const int FirstProbe = 256;
+        while (!text.IsEmpty)
         {
-            builder.AddTokens(ids);
-            return;
+            List<int>? goodIds = null;
+            int good = 0, bad = text.Length + 1;
+            for (int probe = FirstProbe; good < text.Length; probe *= 2)
+            {
+                int length = CutPoint(text, Math.Min(probe, text.Length), good);
+                if (length <= good)
+                    break;
+                if (!EncodesExactly(tokenizer, text[..length], out var ids))
+                {
+                    bad = length;
+                    break;
+                }
+                (good, goodIds) = (length, ids);
+            }
+            while (bad - good > 1 && good < text.Length)
+            {
+                int length = CutPoint(text, good + (bad - good) / 2, good);
+                if (length <= good || length >= bad)
+                    break;
+                if (EncodesExactly(tokenizer, text[..length], out var ids))
+                    (good, goodIds) = (length, ids);
+                else
+                    bad = length;
+            }
+            if (goodIds is null)
+            {
+                Rune.DecodeFromUtf8(text, out _, out int consumed);
+                builder.AddRaw(text[..consumed]);
+                text = text[consumed..];
+            }
+            else
+            {
+                builder.AddTokens(goodIds);
+                text = text[good..];
+            }
         }
-        int middle = text.Length / 2;
-        while (middle > 0 && (text[middle] & 0xC0) == 0x80)
-            middle--;
-        if (middle == 0)
-        {
-            builder.AddRaw(text);
-            return;
-        }
-        AddText(tokenizer, text[..middle], builder);
-        AddText(tokenizer, text[middle..], builder);
+    }
+
+    /// <summary>
+    /// A cut at or before <paramref name="length"/> on a character boundary, moved before trailing
+    /// whitespace (which tokenizers may strip at the end of a piece); at least one character past
+    /// <paramref name="floor"/> when possible.
+    /// </summary>
+    private static int CutPoint(ReadOnlySpan<byte> text, int length, int floor)
+    {
+        if (length >= text.Length)
+            return text.Length;
+        while (length > floor && (text[length] & 0xC0) == 0x80)
+            length--;
+        int trimmed = length;
+        while (trimmed > floor && text[trimmed - 1] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+            trimmed--;
+        if (trimmed > floor)
+            return trimmed;
+        if (length > floor)
+            return length;
+        // Nothing between floor and length: take the first whole character after floor.
+        Rune.DecodeFromUtf8(text[floor..], out _, out int consumed);
+        return floor + Math.Max(1, consumed);
     }
 
     private static bool EncodesExactly(Tokenizer tokenizer, ReadOnlySpan<byte> utf8, out List<int> ids)

@@ -88,8 +88,9 @@ public class EntropyCodecTests
         var input = Encoding.UTF8.GetBytes("the cat sat. The Dog sat on the mat!\nmore text here ü\u00FF");
         var codec = Codec(Letters);
         var prepared = codec.Prepare(input);
-        // 'T', 'D', '!', '\n', 'ü' (2 bytes) and 'ÿ' (2 bytes) are outside the letters alphabet.
-        Assert.Equal(1 + 1 + 1 + 1 + 2 + 2, prepared.RawByteCount);
+        // 'T', 'D', '!', '\n', 'ü' (2 bytes) and 'ÿ' (2 bytes) are outside the letters alphabet, and
+        // the three spaces before 'T', 'D' and 'ü' would end a token segment, where the tokenizer strips them.
+        Assert.Equal(1 + 1 + 1 + 1 + 2 + 2 + 3, prepared.RawByteCount);
         Assert.Equal(input, codec.Decompress(codec.Compress(prepared).Container));
     }
 
@@ -122,6 +123,16 @@ public class EntropyCodecTests
         var result = codec.Compress(input);
         Assert.Equal(input, codec.Decompress(result.Container));
         Assert.True(EntropyCodec.ReadInfo(result.Container).Escapes);
+    }
+
+    [Fact]
+    public void Whitespace_the_tokenizer_normalises_is_kept_exactly()
+    {
+        var input = Encoding.UTF8.GetBytes("  two  spaces   and three.   \tend  ");
+        var codec = Codec(Letters);
+        var result = codec.Compress(input);
+        Assert.Equal(input, codec.Decompress(result.Container));
+        Assert.True(result.RawBytes < input.Length / 2, $"{result.RawBytes} of {input.Length} bytes raw");
     }
 
     [Fact]

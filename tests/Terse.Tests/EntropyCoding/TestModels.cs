@@ -147,9 +147,10 @@ internal sealed class ByteMergeTokenizer : Tokenizer
 
 /// <summary>
 /// A test tokenizer WITHOUT byte fallback, imitating SentencePiece: lowercase letters, space and
-/// '.' only, everything else becomes &lt;unk&gt; (id 0), and a dummy-prefix space is added at the
-/// start on encoding and dropped at the start on decoding — so separately encoded pieces do not
-/// concatenate, which the escape design must cope with.
+/// '.' only, everything else becomes &lt;unk&gt; (id 0); spaces are normalised (leading and
+/// trailing ones stripped, runs collapsed to one); and a dummy-prefix space is added at the start
+/// on encoding and dropped at the start on decoding — so separately encoded pieces do not
+/// concatenate and a lone space does not survive, which the escape design must cope with.
 /// </summary>
 internal sealed class LettersTokenizer : Tokenizer
 {
@@ -164,10 +165,11 @@ internal sealed class LettersTokenizer : Tokenizer
 
     public override void Encode(ReadOnlySpan<char> text, List<int> ids, EncodeOptions options)
     {
-        if (text.IsEmpty)
+        var normalised = string.Join(' ', text.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        if (normalised.Length == 0)
             return;
         ids.Add(1); // dummy prefix: a space
-        foreach (char c in text)
+        foreach (char c in normalised)
         {
             int index = Alphabet.IndexOf(c);
             ids.Add(index < 0 ? 0 : index + 1);
