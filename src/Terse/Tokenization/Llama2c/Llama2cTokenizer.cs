@@ -142,10 +142,13 @@ public sealed class Llama2cTokenizer : Tokenizer
     /// printable nor whitespace prints nothing). Empty when run.c prints nothing. The caller keeps
     /// run.c's loop rules, e.g. stopping when BOS is sampled.
     /// </summary>
-    public ReadOnlySpan<byte> GeneratedPieceBytes(int previousToken, int token)
+    public ReadOnlySpan<byte> GeneratedPieceBytes(int previousToken, int token) =>
+        RunCPrinted(_pieces[CheckId(token)], afterBos: previousToken == BosToken);
+
+    /// <summary>run.c's <c>decode</c> + <c>safe_printf</c> for one piece as llama2.c stores it.</summary>
+    internal static ReadOnlySpan<byte> RunCPrinted(ReadOnlySpan<byte> piece, bool afterBos)
     {
-        ReadOnlySpan<byte> piece = _pieces[CheckId(token)];
-        if (previousToken == BosToken && piece.Length > 0 && piece[0] == (byte)' ')
+        if (afterBos && piece.Length > 0 && piece[0] == (byte)' ')
             piece = piece[1..];
         if (BytePiece.TryParse(piece, out byte value))
             piece = s_singleBytes.AsSpan(value, 1);
@@ -265,7 +268,7 @@ public sealed class Llama2cTokenizer : Tokenizer
     /// <summary>Every split of a mergeable token into two tokens (as byte strings), keyed by the two ids.</summary>
     private PairMergeTable BuildMerges()
     {
-        var pairs = new Dictionary<long, int>();
+        var pairs = PairMergeTable.NewPairDictionary();
         for (int id = 0; id < _pieces.Length; id++)
         {
             // NaN, -inf and anything at or below the floor never beat run.c's initial best score.

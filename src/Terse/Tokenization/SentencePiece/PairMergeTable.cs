@@ -25,6 +25,16 @@ internal sealed class PairMergeTable
 
     public static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
+    /// <summary>A dictionary for pair keys: the default long hash (high ^ low) collides for many id pairs.</summary>
+    public static Dictionary<long, int> NewPairDictionary() => new(PairKeyComparer.Instance);
+
+    private sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
+
     public bool TryGetMerge(int left, int right, out int merged) => _mergedByPair.TryGetValue(Key(left, right), out merged);
 
     /// <summary>

@@ -99,7 +99,7 @@ public sealed class SentencePieceTokenizer : Tokenizer
         var pseudo = new List<int>();
         _merges = model.ModelType == SentencePieceModelType.Bpe
             ? BuildMerges(pseudo)
-            : new PairMergeTable(new Dictionary<long, int>(), model.Scores);
+            : new PairMergeTable(PairMergeTable.NewPairDictionary(), model.Scores);
         _codePointOfPseudo = pseudo.ToArray();
 
         _userDefined = new LongestMatcher(_mergeable.Where(p => model.Types[p.Value] == PieceType.UserDefined));
@@ -143,6 +143,28 @@ public sealed class SentencePieceTokenizer : Tokenizer
     public float Score(int id) => _model.Scores[CheckId(id)];
 
     public PieceType TypeOf(int id) => _model.Types[CheckId(id)];
+
+    /// <summary>
+    /// What karpathy/llama2.c's run.c would print for <paramref name="token"/> after
+    /// <paramref name="previousToken"/> if this vocabulary were exported to its <c>tokenizer.bin</c>
+    /// (▁ as a space, BOS/EOS as "\n&lt;s&gt;\n"/"\n&lt;/s&gt;\n"): see
+    /// <see cref="Llama2c.Llama2cTokenizer.GeneratedPieceBytes"/>. Lets a llama2.c model trained on a
+    /// SentencePiece vocabulary (e.g. BabyLlama's tok105, which has no .bin) print as run.c does.
+    /// </summary>
+    public ReadOnlySpan<byte> GeneratedPieceBytes(int previousToken, int token)
+    {
+        _llama2cPieces ??= ExportLlama2cPieces();
+        return Llama2c.Llama2cTokenizer.RunCPrinted(_llama2cPieces[CheckId(token)], afterBos: previousToken == _bosId);
+    }
+
+    private byte[][]? _llama2cPieces;
+
+    /// <summary>The pieces as llama2.c's tokenizer export writes them.</summary>
+    private byte[][] ExportLlama2cPieces() =>
+        Enumerable.Range(0, _model.Pieces.Length).Select(id =>
+            id == _bosId ? "\n<s>\n"u8.ToArray()
+            : id == _eosId ? "\n</s>\n"u8.ToArray()
+            : Encoding.UTF8.GetBytes(_model.Pieces[id].Replace(SpaceSymbol, ' '))).ToArray();
 
     public override void Encode(ReadOnlySpan<char> text, List<int> ids, EncodeOptions options)
     {
@@ -368,7 +390,7 @@ public sealed class SentencePieceTokenizer : Tokenizer
     {
         int count = _model.Pieces.Length;
         var lookup = _mergeable.GetAlternateLookup<ReadOnlySpan<char>>();
-        var pairs = new Dictionary<long, int>();
+        var pairs = PairMergeTable.NewPairDictionary();
         foreach (var (piece, id) in _mergeable)
         {
             for (int split = 1; split < piece.Length; split++)
