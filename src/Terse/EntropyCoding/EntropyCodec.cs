@@ -26,7 +26,7 @@ public sealed class EntropyInput
     public int ByteLength => Segmented.ByteLength;
     /// <summary>Tokens the model codes.</summary>
     public int TokenCount => Segmented.Tokens.Length;
-    /// <summary>Bytes stored verbatim because the tokenizer cannot reproduce them.</summary>
+    /// <summary>Bytes the tokenizer cannot reproduce, coded as escapes with an adaptive byte model.</summary>
     public int RawByteCount => Segmented.RawBytes.Length;
     public IReadOnlyList<int> Tokens => Segmented.Tokens;
 }
@@ -48,7 +48,7 @@ public sealed record EntropyContainerInfo(
 /// <summary>Per-token surprisal of a text under a model.</summary>
 /// <param name="Tokens">The tokens the model sees (raw escapes excluded).</param>
 /// <param name="Bits">−log2 p(token | tokens before it in its chunk), one per token.</param>
-/// <param name="RawBytes">Bytes the tokenizer could not represent (not in <paramref name="Tokens"/>).</param>
+/// <param name="RawBytes">Bytes the tokenizer could not represent (escapes, not in <paramref name="Tokens"/>).</param>
 public sealed record TextSurprisal(int[] Tokens, double[] Bits, int RawBytes)
 {
     public double TotalBits => Bits.Sum();

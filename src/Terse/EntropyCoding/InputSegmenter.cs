@@ -7,7 +7,7 @@ internal enum SegmentKind : byte
 {
     /// <summary>Bytes given as tokens (decoded on their own with the tokenizer); Length counts tokens.</summary>
     Tokens = 0,
-    /// <summary>Bytes the tokenizer cannot reproduce, stored verbatim; Length counts bytes.</summary>
+    /// <summary>Bytes the tokenizer cannot reproduce (coded as an escape); Length counts bytes.</summary>
     Raw = 1,
 }
 
