@@ -4,8 +4,21 @@ namespace Terse.Benchmarks;
 
 public static class Program
 {
+    /// <summary>
+    /// Head-to-head comparisons (plain timing against reference programs) and maintenance commands,
+    /// run as <c>dotnet run -c Release --project bench/Terse.Benchmarks -- NAME ARGS…</c>; anything
+    /// else goes to BenchmarkDotNet's switcher.
+    /// </summary>
+    private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
+    {
+        ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
+        ["neural"] = Neural.NeuralComparison.Run,
+    };
+
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && Commands.TryGetValue(args[0], out var command))
+            return command(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

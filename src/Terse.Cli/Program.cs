@@ -11,6 +11,7 @@ public static class Program
     {
         var root = new RootCommand("terse — make LLM contexts shorter and give them back.");
         // Each capability adds its commands here: Commands/<Capability>Commands.cs.
+        Commands.LmCommands.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }

@@ -1,0 +1,74 @@
+using Terse.Tokenization.Tiktoken;
+
+namespace Terse.Tokenization;
+
+/// <summary>Options for loading a tokenizer from a file.</summary>
+public sealed record TokenizerLoadOptions
+{
+    public static TokenizerLoadOptions Default { get; } = new();
+
+    /// <summary>
+    /// The pre-tokenizer pattern family (gpt2, cl100k, llama3, qwen2, o200k) where the file leaves it
+    /// open or should be overridden: a <c>.tiktoken</c> rank file that is not a known one, or a
+    /// <c>vocab.json</c> that should be read as Qwen2 without its <c>tokenizer_config.json</c>.
+    /// </summary>
+    public string? PreTokenizer { get; init; }
+}
+
+/// <summary>A tokenizer shipped inside the library, usable by name.</summary>
+public sealed record BuiltInTokenizer(string Name, IReadOnlyList<string> Aliases, string Description, int VocabularySize);
+
+/// <summary>
+/// A kind of tokenizer file: a path whose file name ends with <paramref name="Suffix"/> (ignoring case)
+/// is read by <paramref name="Load"/>, which throws <see cref="InvalidDataException"/> naming the file
+/// when the content is malformed.
+/// </summary>
+public sealed record TokenizerFileType(string Suffix, string Description, Func<string, TokenizerLoadOptions, Tokenizer> Load);
+
+/// <summary>
+/// Resolves what users type after <c>-t</c>: a built-in name (<c>cl100k_base</c>, <c>gpt2</c>, …) or a
+/// path to a tokenizer file, whose loader is picked by file type.
+/// </summary>
+public static class TokenizerRegistry
+{
+    // One line per file type; the first whose suffix the file name ends with wins.
+    private static readonly TokenizerFileType[] FileTypeTable =
+    [
+        new(".tiktoken", "tiktoken rank file (base64 token, rank per line); Llama 3's gets its pattern and the sibling tokenizer_config.json's special tokens",
+            TiktokenFileLoader.Load),
+    ];
+
+    public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } =
+        [.. TiktokenEncodings.BuiltIn.Select(e => new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize))];
+
+    public static IReadOnlyList<TokenizerFileType> FileTypes => FileTypeTable;
+
+    /// <summary>
+    /// The built-in tokenizer called <paramref name="nameOrPath"/> (a name or alias, any case), else the
+    /// tokenizer in that file. Built-ins are loaded once per process and shared (tokenizers are immutable).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither a built-in name nor an existing file.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed (the message names it).</exception>
+    /// <exception cref="NotSupportedException">The file type is not one Terse reads (the message lists those it does).</exception>
+    public static Tokenizer Load(string nameOrPath, TokenizerLoadOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
+        options ??= TokenizerLoadOptions.Default;
+        if (TiktokenEncodings.Find(nameOrPath) is { } encoding)
+            return TiktokenEncodings.Get(encoding);
+
+        if (Directory.Exists(nameOrPath))
+            throw new NotSupportedException($"{nameOrPath} is a directory; give the tokenizer file in it ({KnownFileTypes})");
+        if (!File.Exists(nameOrPath))
+            throw new FileNotFoundException(
+                $"no tokenizer '{nameOrPath}': not a built-in ({string.Join(", ", BuiltIns.SelectMany(b => b.Aliases.Prepend(b.Name)))}) and no such file",
+                nameOrPath);
+        var fileName = Path.GetFileName(nameOrPath);
+        foreach (var fileType in FileTypeTable)
+            if (fileName.EndsWith(fileType.Suffix, StringComparison.OrdinalIgnoreCase))
+                return fileType.Load(nameOrPath, options);
+        throw new NotSupportedException($"{nameOrPath}: unknown tokenizer file type; known: {KnownFileTypes}");
+    }
+
+    private static string KnownFileTypes => string.Join(", ", FileTypeTable.Select(t => t.Suffix));
+}

@@ -1,0 +1,103 @@
+using Terse.Tests.Infrastructure;
+using Terse.Tokenization;
+
+namespace Terse.Tests.Tokenization;
+
+public class TokenizerRegistryTests
+{
+    [Theory]
+    [InlineData("r50k_base", "r50k_base")]
+    [InlineData("gpt2", "r50k_base")]
+    [InlineData("GPT2", "r50k_base")]
+    [InlineData("CL100K_BASE", "cl100k_base")]
+    public void NamesAndAliasesResolveToBuiltIns(string name, string expected)
+    {
+        var tokenizer = TokenizerRegistry.Load(name);
+        Assert.Equal(expected, tokenizer.Name);
+        Assert.Same(tokenizer, TokenizerRegistry.Load(expected));
+    }
+
+    [Fact]
+    public void BuiltInsListTheShippedEncodings()
+    {
+        Assert.Equal(["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base"], TokenizerRegistry.BuiltIns.Select(b => b.Name));
+        foreach (var builtIn in TokenizerRegistry.BuiltIns)
+            Assert.Equal(builtIn.VocabularySize, TokenizerRegistry.Load(builtIn.Name).VocabularySize);
+    }
+
+    [Fact]
+    public void UnknownNameIsAClearError()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => TokenizerRegistry.Load("no_such_tokenizer"));
+        Assert.Contains("no_such_tokenizer", e.Message);
+        Assert.Contains("cl100k_base", e.Message);
+    }
+
+    [Fact]
+    public void UnknownFileTypeListsTheKnownTypes()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"terse-{Guid.NewGuid():N}.xyz");
+        File.WriteAllText(path, "hello");
+        try
+        {
+            var e = Assert.Throws<NotSupportedException>(() => TokenizerRegistry.Load(path));
+            Assert.Contains(path, e.Message);
+            foreach (var type in TokenizerRegistry.FileTypes)
+                Assert.Contains(type.Suffix, e.Message);
+            Assert.Throws<NotSupportedException>(() => TokenizerRegistry.Load(Path.GetTempPath()));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("r50k_base")]
+    [InlineData("p50k_base")]
+    [InlineData("cl100k_base")]
+    [InlineData("o200k_base")]
+    public void BuiltInRankFileLoadedFromPathEncodesLikeTheBuiltIn(string name)
+    {
+        var fromFile = TokenizerRegistry.Load(TestData.Path($"tokenizers/{name}.tiktoken"));
+        var builtIn = TokenizerRegistry.Load(name);
+        var text = TestData.ReadText("text/tinystories_sample_cs336.txt");
+        Assert.Equal(builtIn.Encode(text, new EncodeOptions(AllowSpecialTokens: true)), fromFile.Encode(text, new EncodeOptions(AllowSpecialTokens: true)));
+        Assert.Equal(builtIn.SpecialTokens.OrderBy(p => p.Value), fromFile.SpecialTokens.OrderBy(p => p.Value));
+    }
+
+    [Fact]
+    public void Llama3GetsItsSpecialTokensFromTheSiblingConfig()
+    {
+        var llama3 = TokenizerRegistry.Load(TestData.Path("tokenizers/llama3_tokenizer.model.tiktoken"));
+        Assert.Equal(128256, llama3.VocabularySize);
+        Assert.Equal(256, llama3.SpecialTokens.Count);
+        Assert.Equal(128000, llama3.SpecialTokens["<|begin_of_text|>"]);
+        Assert.Equal(128009, llama3.SpecialTokens["<|eot_id|>"]);
+        Assert.Equal(128000, llama3.BosId);
+        Assert.Equal(128001, llama3.EosId);
+        Assert.Equal([128006, 882, 128007, 271, 13347, 128009],
+            llama3.Encode("<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", new EncodeOptions(AllowSpecialTokens: true)));
+    }
+
+    [Fact]
+    public void UnknownRankFileNeedsAPreTokenizer()
+    {
+        var directory = Directory.CreateTempSubdirectory("terse-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "custom.tiktoken");
+            // The 256 single bytes and one merge: a minimal valid rank file.
+            File.WriteAllLines(path, Enumerable.Range(0, 256).Select(b => $"{Convert.ToBase64String([(byte)b])} {b}").Append($"{Convert.ToBase64String("ab"u8.ToArray())} 256"));
+            var e = Assert.Throws<InvalidDataException>(() => TokenizerRegistry.Load(path));
+            Assert.Contains("pre-tokenizer", e.Message);
+            var tokenizer = TokenizerRegistry.Load(path, new TokenizerLoadOptions { PreTokenizer = "cl100k" });
+            Assert.Equal([256, 99], tokenizer.Encode("abc"));
+            Assert.Throws<ArgumentException>(() => TokenizerRegistry.Load(path, new TokenizerLoadOptions { PreTokenizer = "nope" }));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}
