@@ -13,6 +13,7 @@ public static class Program
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
+        ["entropy"] = EntropyCoding.EntropyComparison.Run,
     };
 
     public static int Main(string[] args)
