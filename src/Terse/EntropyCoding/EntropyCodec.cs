@@ -177,6 +177,9 @@ public sealed class EntropyCodec
         return byChunk;
     }
 
+    /// <summary>True when <paramref name="data"/> starts with the entropy-coded container's magic.</summary>
+    public static bool IsContainer(ReadOnlySpan<byte> data) => data.StartsWith(EntropyContainer.Magic);
+
     /// <summary>Reads a container's header (no model needed): which model and tokenizer it requires, and its sizes.</summary>
     public static EntropyContainerInfo ReadInfo(ReadOnlySpan<byte> container)
     {
@@ -193,9 +196,12 @@ public sealed class EntropyCodec
     /// </summary>
     public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<long>? progress = null)
     {
-        var parsed = EntropyContainer.Read(container, model.MaxSessionTokens);
+        var parsed = EntropyContainer.Read(container);
         var header = parsed.Header;
         CheckIdentity(header);
+        for (int i = 0; i < header.Chunks.Length; i++)
+            if (header.Chunks[i].TokenCount > model.MaxSessionTokens)
+                throw new InvalidDataException($"token count of chunk {i} is {header.Chunks[i].TokenCount}, above the model's window of {model.MaxSessionTokens}");
         if (model.VocabularySize + 1 > (1 << header.FrequencyTotalBits) / 2)
             throw new InvalidDataException($"frequency precision {header.FrequencyTotalBits} bits is too small for a {model.VocabularySize}-token vocabulary");
 

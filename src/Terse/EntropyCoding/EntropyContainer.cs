@@ -75,8 +75,8 @@ internal static class EntropyContainer
         return stream.ToArray();
     }
 
-    /// <summary>Parses and validates the structure. <paramref name="maxChunkTokens"/> bounds each chunk (the model's window), or null to bound by the file alone.</summary>
-    public static ParsedContainer Read(ReadOnlySpan<byte> container, int? maxChunkTokens = null)
+    /// <summary>Parses and validates the structure (the model's window is checked by the caller, after the model's identity).</summary>
+    public static ParsedContainer Read(ReadOnlySpan<byte> container)
     {
         int minimum = Magic.Length + 1 + TrailerBytes;
         if (container.Length < minimum || !container[..Magic.Length].SequenceEqual(Magic))
@@ -115,10 +115,9 @@ internal static class EntropyContainer
             throw new InvalidDataException($"entropy-coded container has {chunkCount} chunks for {originalLength} original bytes");
         var chunks = new ChunkEntry[chunkCount];
         long chunkTokens = 0, codedBytes = 0;
-        int tokenLimit = maxChunkTokens ?? int.MaxValue;
         for (int i = 0; i < chunkCount; i++)
         {
-            int tokens = VarInt.ReadBounded(body, ref position, tokenLimit, $"token count of chunk {i}");
+            int tokens = VarInt.ReadBounded(body, ref position, int.MaxValue, $"token count of chunk {i}");
             // Without escapes a chunk holds tokens; with them, only a lone chunk of raw bytes may have none.
             if (tokens == 0 && (!escapes || chunkCount > 1))
                 throw new InvalidDataException($"chunk {i} is empty");
