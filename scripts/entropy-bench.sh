@@ -21,6 +21,7 @@ what="${1:-all}"
 case "$what" in
   table) run table --kb "${2:-100}" ;;
   speed) run speed --kb "${2:-50}" ;;
+  overhead) run overhead --kb "${2:-50}" ;;
   all)   run table --kb 100; echo; run speed --kb 50 ;;
-  *) echo "usage: $0 [table|speed|all] [KB]" >&2; exit 2 ;;
+  *) echo "usage: $0 [table|speed|overhead|all] [KB]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ namespace Terse.Benchmarks.EntropyCoding;
 /// BabyLlama) against xz -9, zstd -19, brotli -q 11 and bzip2 -9 on the shared texts, every round
 /// trip checked. <c>-- entropy speed [--kb N]</c>: compress and decompress tokens/s and bytes/s with
 /// stories260K on one and two cores, with xz -9 timed on the same input as the reference.
+/// <c>-- entropy overhead [--kb N]</c>: coded size against the model's exact surprisal.
 /// Run through <c>scripts/entropy-bench.sh</c>, which installs the reference compressors.
 /// </summary>
 internal static class EntropyComparison
@@ -49,8 +50,11 @@ internal static class EntropyComparison
             case "speed":
                 Speed(kb * 1000);
                 return 0;
+            case "overhead":
+                Overhead(kb * 1000);
+                return 0;
             default:
-                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed)");
+                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead)");
                 return 1;
         }
     }
@@ -129,6 +133,19 @@ internal static class EntropyComparison
         RunProcess("xz -d -c", xz.Output);
         double xzDecompress = xzBack.Elapsed.TotalSeconds;
         Console.WriteLine($"| reference: xz -9 (one core, process start included) | | | {input.Length / xz.Seconds:N0} | | {input.Length / xzDecompress:N0} |");
+    }
+
+    /// <summary>What the coder and the container add to the model's exact −log2 p (stories260K, TinyStories).</summary>
+    private static void Overhead(int limit)
+    {
+        var input = Head("text/tinystories_valid_head.txt", limit);
+        var codec = new EntropyCodec(LlamaNextTokenModel.Stories260K, Llama2cTokenizer.Stories260K);
+        var result = codec.Compress(input);
+        double surprisal = codec.Surprisal(input).TotalBits;
+        double extra = result.CodedBytes * 8.0 - surprisal;
+        Console.WriteLine($"{input.Length:N0} bytes, {result.InputTokens:N0} tokens, {result.Chunks} chunks: coded {result.CodedBytes * 8:N0} bits, " +
+            $"exact surprisal {surprisal:N1} bits, coder overhead {extra:N1} bits ({extra / result.Chunks:F2} per chunk, {100 * extra / surprisal:F2} %); " +
+            $"container {result.OutputBytes:N0} bytes = {result.CodedBytes:N0} coded + {result.OutputBytes - result.CodedBytes:N0} header, chunk table and checksums");
     }
 
     private static double Best(Action action)
