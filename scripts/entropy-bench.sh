@@ -3,6 +3,7 @@
 # installs the reference compressors (Debian packages), then runs the comparison commands.
 #   scripts/entropy-bench.sh            # both tables, first 100 KB of each text (speed: first 50 KB)
 #   scripts/entropy-bench.sh table 20   # one table, first 20 KB
+#   scripts/entropy-bench.sh roundtrip   # every shared text, both models, round trips checked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -22,6 +23,7 @@ case "$what" in
   table) run table --kb "${2:-100}" ;;
   speed) run speed --kb "${2:-50}" ;;
   overhead) run overhead --kb "${2:-50}" ;;
+  roundtrip) run roundtrip --kb "${2:-100}" ;;
   all)   run table --kb 100; echo; run speed --kb 50 ;;
-  *) echo "usage: $0 [table|speed|overhead|all] [KB]" >&2; exit 2 ;;
+  *) echo "usage: $0 [table|speed|overhead|roundtrip|all] [KB]" >&2; exit 2 ;;
 esac

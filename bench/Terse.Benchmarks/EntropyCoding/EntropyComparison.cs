@@ -53,20 +53,49 @@ internal static class EntropyComparison
             case "overhead":
                 Overhead(kb * 1000);
                 return 0;
+            case "roundtrip":
+                RoundTripAll(kb * 1000);
+                return 0;
             default:
-                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead)");
+                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip)");
                 return 1;
+        }
+    }
+
+    private static (string Name, INextTokenModel Model, Tokenizer Tokenizer)[] Models() =>
+    [
+        ("stories260K", LlamaNextTokenModel.Stories260K, Llama2cTokenizer.Stories260K),
+        ("BabyLlama", LlamaNextTokenModel.LoadLlama2c(SharedPath("models/babyllama_tok105_model5000.bin")),
+            SentencePieceTokenizer.Load(SharedPath("models/babyllama_tok105.model"))),
+    ];
+
+    /// <summary>The acceptance round trip: every file of shared/data/text (its first <paramref name="limit"/> bytes), both models.</summary>
+    private static void RoundTripAll(int limit)
+    {
+        var models = Models();
+        Console.WriteLine("| file | bytes | " + string.Join(" | ", models.Select(m => $"{m.Name} bits/byte | {m.Name} escaped bytes | {m.Name} exact")) + " |");
+        Console.WriteLine("|---|---:|" + string.Concat(Enumerable.Repeat("---:|---:|---|", models.Length)));
+        var folder = SharedPath("text");
+        foreach (var path in Directory.EnumerateFiles(folder).Order(StringComparer.Ordinal))
+        {
+            var input = Head("text/" + Path.GetFileName(path), limit);
+            var cells = new List<string> { Path.GetFileName(path), input.Length.ToString("N0", CultureInfo.InvariantCulture) };
+            foreach (var (_, model, tokenizer) in models)
+            {
+                var codec = new EntropyCodec(model, tokenizer);
+                var result = codec.Compress(input);
+                bool exact = codec.Decompress(result.Container).AsSpan().SequenceEqual(input);
+                cells.Add(result.BitsPerByte.ToString("F3", CultureInfo.InvariantCulture));
+                cells.Add(result.RawBytes.ToString("N0", CultureInfo.InvariantCulture));
+                cells.Add(exact ? "yes" : "**NO**");
+            }
+            Console.WriteLine("| " + string.Join(" | ", cells) + " |");
         }
     }
 
     private static void Table(int limit)
     {
-        var models = new (string Name, INextTokenModel Model, Tokenizer Tokenizer)[]
-        {
-            ("stories260K", LlamaNextTokenModel.Stories260K, Llama2cTokenizer.Stories260K),
-            ("BabyLlama", LlamaNextTokenModel.LoadLlama2c(SharedPath("models/babyllama_tok105_model5000.bin")),
-                SentencePieceTokenizer.Load(SharedPath("models/babyllama_tok105.model"))),
-        };
+        var models = Models();
         Console.WriteLine($"First {limit / 1000} KB of each text; bits per input byte (lower is better); bits/token is the model's coded cost per token of its own tokenizer.");
         Console.WriteLine();
         Console.WriteLine("| text | bytes | " + string.Join(" | ", models.Select(m => $"{m.Name} bits/byte | {m.Name} bits/token")) + " | " +
