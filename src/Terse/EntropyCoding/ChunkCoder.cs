@@ -27,11 +27,7 @@ internal sealed class ChunkCoder
     {
         this.escapes = escapes;
         table = new FrequencyTable(vocabularySize + (escapes ? 1 : 0), totalBits);
-        TotalBits = totalBits;
     }
-
-    public int TotalBits { get; }
-    public bool Escapes => escapes;
 
     public byte[] Encode(INextTokenSession session, ReadOnlySpan<int> tokens, IReadOnlyList<Escape> chunkEscapes)
     {
