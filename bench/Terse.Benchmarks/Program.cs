@@ -12,6 +12,8 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], int>> Commands = new(StringComparer.Ordinal)
     {
         ["tokenizer-assets"] = Tokenization.TokenizerAssetsCommand.Run,
+        ["tokenizer-speed"] = Tokenization.TokenizerSpeedCommand.Run,
+        ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
         ["entropy"] = EntropyCoding.EntropyComparison.Run,
     };

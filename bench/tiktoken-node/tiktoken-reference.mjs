@@ -9,6 +9,11 @@
 //   node tiktoken-reference.mjs speed ENCODING REPEATS FILE…
 //       Encodes the files (as ordinary text) REPEATS times and prints one JSON line: bytes, seconds
 //       (best of the repeats), tokens and a SHA-256 over the ids (to check identical ids).
+//   node tiktoken-reference.mjs definitions OUT_FILE
+//       Writes the pattern (pat_str) and special tokens of every encoding Terse ships, as the package
+//       defines them, for the test that compares Terse's built-in definitions with them.
+//   node tiktoken-reference.mjs encode ENCODING < strings.json
+//       Reads a JSON array of strings from stdin and prints a JSON array of their ids (ordinary text).
 import { get_encoding } from "tiktoken";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -81,7 +86,19 @@ if (command === "golden") {
   enc.free();
   const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t, "utf8"), 0);
   console.log(JSON.stringify({ tiktoken: tiktokenVersion, encoding: name, bytes, seconds: best, tokens, ids_sha256: hash.digest("hex") }));
+} else if (command === "definitions") {
+  const definitions = {};
+  for (const name of ["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base"]) {
+    const d = JSON.parse(fs.readFileSync(path.join(packageDir, "encoders", `${name}.json`)));
+    definitions[name] = { pat_str: d.pat_str, special_tokens: d.special_tokens };
+  }
+  fs.writeFileSync(args[0], JSON.stringify({ tiktoken: tiktokenVersion, encodings: definitions }, null, 1) + "\n");
+} else if (command === "encode") {
+  const enc = get_encoding(args[0]);
+  const strings = JSON.parse(fs.readFileSync(0, "utf8"));
+  console.log(JSON.stringify(strings.map(s => Array.from(enc.encode_ordinary(s)))));
+  enc.free();
 } else {
-  console.error("usage: node tiktoken-reference.mjs golden OUT_DIR TEXT_DIR | speed ENCODING REPEATS FILE…");
+  console.error("usage: node tiktoken-reference.mjs golden OUT_DIR TEXT_DIR | speed ENCODING REPEATS FILE… | encode ENCODING < strings.json");
   process.exit(2);
 }

@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("terse — make LLM contexts shorter and give them back.");
         // Each capability adds its commands here: Commands/<Capability>Commands.cs.
         Commands.LmCommands.AddTo(root);
+        Commands.TokenizerCommands.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }

@@ -1,3 +1,4 @@
+using Terse.Tokenization.HuggingFace;
 using Terse.Tokenization.Tiktoken;
 
 namespace Terse.Tokenization;
@@ -21,9 +22,11 @@ public sealed record BuiltInTokenizer(string Name, IReadOnlyList<string> Aliases
 /// <summary>
 /// A kind of tokenizer file: a path whose file name ends with <paramref name="Suffix"/> (ignoring case)
 /// is read by <paramref name="Load"/>, which throws <see cref="InvalidDataException"/> naming the file
-/// when the content is malformed.
+/// when the content is malformed. <paramref name="NameInModelDirectory"/> is the file's usual name in a
+/// model directory (<c>tokenizer.json</c>), so that a directory can be given instead of the file.
 /// </summary>
-public sealed record TokenizerFileType(string Suffix, string Description, Func<string, TokenizerLoadOptions, Tokenizer> Load);
+public sealed record TokenizerFileType(string Suffix, string Description, Func<string, TokenizerLoadOptions, Tokenizer> Load,
+    string? NameInModelDirectory = null);
 
 /// <summary>
 /// Resolves what users type after <c>-t</c>: a built-in name (<c>cl100k_base</c>, <c>gpt2</c>, …) or a
@@ -36,16 +39,31 @@ public static class TokenizerRegistry
     [
         new(".tiktoken", "tiktoken rank file (base64 token, rank per line); Llama 3's gets its pattern and the sibling tokenizer_config.json's special tokens",
             TiktokenFileLoader.Load),
+        new("tokenizer.json", "Hugging Face tokenizer.json with a byte-level BPE model (GPT-2, Llama 3, Qwen2 style)",
+            HuggingFaceLoader.LoadTokenizerJson, "tokenizer.json"),
+        new("vocab.json", "Hugging Face byte-level BPE vocab.json with the merges.txt of the same prefix beside it (GPT-2; Qwen2 when the sibling tokenizer_config.json says so)",
+            HuggingFaceLoader.LoadVocabAndMerges, "vocab.json"),
     ];
 
-    public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } =
-        [.. TiktokenEncodings.BuiltIn.Select(e => new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize))];
+    private sealed record BuiltInEntry(BuiltInTokenizer Info, Func<Tokenizer> Get);
+
+    // One line per built-in beyond the tiktoken encodings: new(new(NAME, [ALIASES], DESCRIPTION, SIZE), () => …),
+    // where the function returns one shared, lazily loaded instance.
+    private static readonly BuiltInEntry[] BuiltInTable =
+    [
+        .. TiktokenEncodings.BuiltIn.Select(e => new BuiltInEntry(
+            new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize), () => TiktokenEncodings.Get(e))),
+    ];
+
+    public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } = [.. BuiltInTable.Select(b => b.Info)];
 
     public static IReadOnlyList<TokenizerFileType> FileTypes => FileTypeTable;
 
     /// <summary>
     /// The built-in tokenizer called <paramref name="nameOrPath"/> (a name or alias, any case), else the
-    /// tokenizer in that file. Built-ins are loaded once per process and shared (tokenizers are immutable).
+    /// tokenizer in that file, else, for a model directory, the first file in it named as a file type
+    /// expects (tokenizer.json before vocab.json, in table order). Built-ins are loaded once per process
+    /// and shared (tokenizers are immutable).
     /// </summary>
     /// <exception cref="FileNotFoundException">Neither a built-in name nor an existing file.</exception>
     /// <exception cref="InvalidDataException">The file is malformed (the message names it).</exception>
@@ -54,11 +72,23 @@ public static class TokenizerRegistry
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
         options ??= TokenizerLoadOptions.Default;
-        if (TiktokenEncodings.Find(nameOrPath) is { } encoding)
-            return TiktokenEncodings.Get(encoding);
+        foreach (var builtIn in BuiltInTable)
+        {
+            if (builtIn.Info.Name.Equals(nameOrPath, StringComparison.OrdinalIgnoreCase)
+                || builtIn.Info.Aliases.Any(a => a.Equals(nameOrPath, StringComparison.OrdinalIgnoreCase)))
+                return builtIn.Get();
+        }
 
         if (Directory.Exists(nameOrPath))
-            throw new NotSupportedException($"{nameOrPath} is a directory; give the tokenizer file in it ({KnownFileTypes})");
+        {
+            foreach (var fileType in FileTypeTable)
+            {
+                if (fileType.NameInModelDirectory is { } usualName && File.Exists(Path.Combine(nameOrPath, usualName)))
+                    return fileType.Load(Path.Combine(nameOrPath, usualName), options);
+            }
+            throw new NotSupportedException($"{nameOrPath} is a directory without a tokenizer file Terse knows " +
+                $"({string.Join(", ", FileTypeTable.Where(t => t.NameInModelDirectory is not null).Select(t => t.NameInModelDirectory))}); give the file ({KnownFileTypes})");
+        }
         if (!File.Exists(nameOrPath))
             throw new FileNotFoundException(
                 $"no tokenizer '{nameOrPath}': not a built-in ({string.Join(", ", BuiltIns.SelectMany(b => b.Aliases.Prepend(b.Name)))}) and no such file",

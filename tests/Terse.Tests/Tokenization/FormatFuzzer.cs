@@ -10,13 +10,18 @@ public static class FormatFuzzer
 {
     public sealed record Outcome(int Loaded, int Rejected, int NotSupported);
 
-    public static Outcome Run(byte[] valid, Action<byte[]> load, int cases, int seed, bool allowNotSupported = false)
+    /// <param name="dictionary">
+    /// Fragments that mutations also splice in (for text formats: JSON punctuation, huge or negative
+    /// numbers, separators), so that mutants get past the first syntax check more often.
+    /// </param>
+    public static Outcome Run(byte[] valid, Action<byte[]> load, int cases, int seed, bool allowNotSupported = false, params string[] dictionary)
     {
         var random = new Random(seed);
+        var fragments = dictionary.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
         int loaded = 0, rejected = 0, notSupported = 0;
         for (int i = 0; i < cases; i++)
         {
-            byte[] input = i % 10 == 0 ? RandomBytes(random) : Mutate(valid, random);
+            byte[] input = i % 10 == 0 ? RandomBytes(random) : Mutate(valid, random, fragments);
             try
             {
                 load(input);
@@ -46,15 +51,18 @@ public static class FormatFuzzer
         return bytes;
     }
 
-    public static byte[] Mutate(byte[] valid, Random random)
+    public static byte[] Mutate(byte[] valid, Random random, byte[][]? dictionary = null)
     {
         var bytes = new List<byte>(valid);
         int mutations = 1 + random.Next(4);
         for (int m = 0; m < mutations && bytes.Count > 0; m++)
         {
             int at = Pick(bytes.Count, random);
-            switch (random.Next(7))
+            switch (random.Next(dictionary is { Length: > 0 } ? 8 : 7))
             {
+                case 7:
+                    bytes.InsertRange(at, dictionary![random.Next(dictionary.Length)]);
+                    break;
                 case 0:
                     bytes[at] ^= (byte)(1 << random.Next(8));
                     break;

@@ -52,13 +52,13 @@ public class PreTokenizerTests
     [MemberData(nameof(Families))]
     public void ScannerSplitsRandomUnicodeLikeThePattern(string family)
     {
-        Prop.ForAll(TextGenerators.TextArbitrary, text =>
+        Prop.ForAll(TokenizerGenerators.PatternText, text =>
         {
             var utf8 = Encoding.UTF8.GetBytes(text);
             var (scanner, oracle) = SplitBoth(family, utf8);
             if (!scanner.SequenceEqual(oracle))
                 throw new Exception($"{family}: scanner [{Describe(utf8, scanner)}] pattern [{Describe(utf8, oracle)}]");
-        }).Check(TextGenerators.Config(3000));
+        }).Check(TokenizerGenerators.Config(3000));
     }
 
     [Theory]

@@ -14,7 +14,18 @@ public static class ShippedTokenizers
         ["cl100k_base"] = new(() => TokenizerRegistry.Load("cl100k_base")),
         ["o200k_base"] = new(() => TokenizerRegistry.Load("o200k_base")),
         ["llama3"] = new(() => TokenizerRegistry.Load(TestData.Path("tokenizers/llama3_tokenizer.model.tiktoken"))),
+        ["gpt2-hf"] = new(() => TokenizerRegistry.Load(TestData.Path("tokenizers/gpt2_vocab.json"))),
+        ["qwen2-hf"] = new(() => TokenizerRegistry.Load(TestData.Path("tokenizers/qwen2_vocab.json"))),
     };
+
+    /// <summary>What decoding the ids of <paramref name="text"/> gives back: the text, in NFC for Qwen2.</summary>
+    public static string RoundTripOf(string name, string text)
+    {
+        if (name != "qwen2-hf")
+            return text;
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(text);
+        return Terse.Tokenization.Normalization.Nfc.MayChange(utf8) ? System.Text.Encoding.UTF8.GetString(Terse.Tokenization.Normalization.Nfc.Normalize(utf8)) : text;
+    }
 
     public static IEnumerable<string> Names => All.Keys;
 

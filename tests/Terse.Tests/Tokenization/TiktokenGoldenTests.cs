@@ -1,6 +1,8 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Terse.Tests.Infrastructure;
 using Terse.Tokenization;
+using Terse.Tokenization.PreTokenization;
 using Terse.Tokenization.Tiktoken;
 
 namespace Terse.Tests.Tokenization;
@@ -44,5 +46,23 @@ public class TiktokenGoldenTests
         for (int rank = 0; rank < expected.Length; rank++)
             Assert.True((expected[rank] ?? []).AsSpan().SequenceEqual(embedded[rank] ?? []), $"rank {rank} differs");
         Assert.Equal(encoding.VocabularySize, TokenizerRegistry.Load(encodingName).VocabularySize);
+    }
+
+    /// <summary>
+    /// Pattern and special tokens as npm tiktoken defines them (Golden/tiktoken-definitions.json, from
+    /// <c>node bench/tiktoken-node/tiktoken-reference.mjs definitions</c>): the built-in's scanner is
+    /// the one for exactly that pattern.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Encodings))]
+    public void DefinitionsEqualNpmTiktoken(string encodingName)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestData.RepositoryRoot, "tests/Terse.Tests/Tokenization/Golden/tiktoken-definitions.json")));
+        var definition = json.RootElement.GetProperty("encodings").GetProperty(encodingName);
+        var encoding = TiktokenEncodings.Find(encodingName)!;
+        Assert.Same(encoding.PreTokenizer, PreTokenizers.ScannerFor(definition.GetProperty("pat_str").GetString()!));
+        var expected = definition.GetProperty("special_tokens").EnumerateObject().Select(p => (p.Name, p.Value.GetInt32())).Order();
+        Assert.Equal(expected, encoding.SpecialTokens.Select(s => (s.Text, s.Id)).Order());
+        Assert.Equal(expected, TokenizerRegistry.Load(encodingName).SpecialTokens.Select(p => (p.Key, p.Value)).Order());
     }
 }

@@ -59,5 +59,44 @@ public static class TokenizerGenerators
         }).ToArbitrary();
     }
 
-    public static Config Config(int maxTest) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(maxTest).WithEndSize(60);
+    /// <summary>
+    /// <paramref name="maxTest"/> cases, times TERSE_PROPERTY_SCALE when set (for long local campaigns).
+    /// Quiet on success: FsCheck would otherwise print to the process-wide console, which in-process
+    /// CLI tests capture.
+    /// </summary>
+    public static Config Config(int maxTest) => FsCheck.Config.QuickThrowOnFailure.WithEndSize(60).WithQuietOnSuccess(true)
+        .WithMaxTest(maxTest * (int.TryParse(Environment.GetEnvironmentVariable("TERSE_PROPERTY_SCALE"), out int scale) && scale > 0 ? scale : 1));
+
+    // ---- text that exercises pre-tokenizer patterns ----
+
+    /// <summary>
+    /// Fragments where the byte-level BPE pre-tokenizer patterns are subtle: white-space runs with
+    /// \r\n mixes, digits of several scripts, apostrophe contractions in both cases (and ſ, which
+    /// folds to s), combining marks, letters of every case category, non-BMP letters and digits,
+    /// emoji, Unicode spaces, format characters.
+    /// </summary>
+    private static readonly string[] PatternFragments =
+    [
+        " ", " ", "  ", "\t", "\n", "\r\n", "\r", "\n\n", " \n", "\u00A0", "\u3000", "\u2028", "\u0085", "\u000B",
+        "a", "b", "Z", "Q", "word", "Word", "WORD", "hello", "The", "x",
+        "0", "7", "42", "12345", "\u0663", "\U0001D7CE", "\u00BD", "\u216B", "\u2460",
+        "'", "'s", "'S", "'t", "'re", "'RE", "'Ve", "'m", "'ll", "'LL", "'d", "'D", "'\u017F", "'x", "''",
+        ".", ",", "!", "?", "-", "/", "//", "(", ")", "\"", "<|", "|>", "@", "#", "$", "_", "\\", "*",
+        "\u0301", "\u0300", "\u20DD", "\u0903",                 // Mn, Mn, Me, Mc
+        "\u00E9", "\u00C9", "\u01C5", "\u02B0", "\u3005",         // Ll, Lu, Lt, Lm, Lm
+        "\u4E2D", "\u6587", "\u3042", "\uAC00",                   // Lo
+        "\u03A3", "\u03C3", "\u0416", "\u0436",                   // Greek, Cyrillic
+        "\U0001D400", "\U0001D41A", "\U00020000", "\U0001044E",   // non-BMP Lu, Ll, Lo, Ll
+        "\U0001F600", "\U0001F1EA\U0001F1F8", "\u2764\uFE0F",     // emoji, flag, variation selector
+        "\u200D", "\uFEFF", "\u00AD",                             // format characters
+    ];
+
+    /// <summary>One fragment, or a random scalar value from the whole code space.</summary>
+    public static Gen<string> PatternFragment { get; } = Gen.OneOf(
+        Gen.Elements(PatternFragments),
+        Gen.Choose(0, 0x10FFFF).Where(cp => cp is < 0xD800 or > 0xDFFF).Select(char.ConvertFromUtf32));
+
+    /// <summary>Strings of 0–40 pattern fragments.</summary>
+    public static Arbitrary<string> PatternText { get; } =
+        Gen.Choose(0, 40).SelectMany(n => PatternFragment.ArrayOf(n)).Select(parts => string.Concat(parts)).ToArbitrary();
 }

@@ -135,13 +135,15 @@ internal sealed class BytePairModel
     /// <summary>
     /// The same merge order with a binary heap of candidate pairs keyed by (priority, position of the
     /// left part): positions are the byte offsets where parts start, which never change, so "smallest
-    /// key" is "lowest priority, leftmost". Entries made stale by an earlier merge are skipped.
+    /// key" is "lowest priority, leftmost". The right part is always the left part's current successor;
+    /// an entry is stale when that pair's priority is no longer the one in the key (an equal priority
+    /// means the same rule, hence the same merge). 36 bytes of scratch per byte of piece.
     /// </summary>
     internal void MergeWithHeap(ReadOnlySpan<byte> piece, List<int> ids)
     {
         int n = piece.Length;
         int[] partsArray = ArrayPool<int>.Shared.Rent(n * 3);
-        var heapArray = ArrayPool<(ulong Key, int Left, int Right)>.Shared.Rent(n * 3);
+        ulong[] heapArray = ArrayPool<ulong>.Shared.Rent(n * 3);
         try
         {
             var parts = partsArray.AsSpan(0, n);
@@ -159,9 +161,12 @@ internal sealed class BytePairModel
 
             while (heap.Count > 0)
             {
-                var (key, left, right) = heap.Pop();
-                // Stale when a part involved has since been merged away or changed.
-                if (parts[left] < 0 || next[left] != right || parts[right] < 0)
+                ulong key = heap.Pop();
+                int left = (int)(uint)key;
+                if (parts[left] < 0)
+                    continue;
+                int right = next[left];
+                if (right >= n)
                     continue;
                 ulong current = _merges.Find(parts[left], parts[right]);
                 if ((current >> 32) != (key >> 32))
@@ -185,7 +190,7 @@ internal sealed class BytePairModel
         finally
         {
             ArrayPool<int>.Shared.Return(partsArray);
-            ArrayPool<(ulong, int, int)>.Shared.Return(heapArray);
+            ArrayPool<ulong>.Shared.Return(heapArray);
         }
     }
 
@@ -194,42 +199,42 @@ internal sealed class BytePairModel
     {
         ulong found = _merges.Find(parts[left], parts[right]);
         if (found != MergeTable.None)
-            heap.Push(((found >> 32) << 32) | (uint)left, left, right);
+            heap.Push(((found >> 32) << 32) | (uint)left);
     }
 
-    /// <summary>A binary min-heap over a rented array.</summary>
-    private ref struct PairHeap((ulong Key, int Left, int Right)[] items)
+    /// <summary>A binary min-heap of keys over a rented array.</summary>
+    private ref struct PairHeap(ulong[] items)
     {
-        private readonly (ulong Key, int Left, int Right)[] _items = items;
+        private readonly ulong[] _items = items;
         public int Count;
 
-        public void Push(ulong key, int left, int right)
+        public void Push(ulong key)
         {
             int i = Count++;
             while (i > 0)
             {
                 int parent = (i - 1) >> 1;
-                if (_items[parent].Key <= key)
+                if (_items[parent] <= key)
                     break;
                 _items[i] = _items[parent];
                 i = parent;
             }
-            _items[i] = (key, left, right);
+            _items[i] = key;
         }
 
-        public (ulong Key, int Left, int Right) Pop()
+        public ulong Pop()
         {
-            var top = _items[0];
-            var last = _items[--Count];
+            ulong top = _items[0];
+            ulong last = _items[--Count];
             int i = 0;
             while (true)
             {
                 int child = 2 * i + 1;
                 if (child >= Count)
                     break;
-                if (child + 1 < Count && _items[child + 1].Key < _items[child].Key)
+                if (child + 1 < Count && _items[child + 1] < _items[child])
                     child++;
-                if (last.Key <= _items[child].Key)
+                if (last <= _items[child])
                     break;
                 _items[i] = _items[child];
                 i = child;

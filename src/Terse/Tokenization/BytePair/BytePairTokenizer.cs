@@ -2,9 +2,18 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Terse.IO;
+using Terse.Tokenization.Normalization;
 using Terse.Tokenization.PreTokenization;
 
 namespace Terse.Tokenization.BytePair;
+
+/// <summary>Normalization applied to text (outside special tokens) before pre-tokenization.</summary>
+internal enum TextNormalization
+{
+    None,
+    /// <summary>Unicode NFC (Qwen2).</summary>
+    Nfc,
+}
 
 /// <summary>
 /// A byte-level BPE tokenizer: special tokens are split out (when allowed), the rest is pre-tokenized
@@ -24,18 +33,31 @@ internal sealed class BytePairTokenizer : Tokenizer
     private readonly Dictionary<string, int> _specialTokens;
     private readonly IReadOnlyList<SpecialToken> _specialList;
     private readonly int? _bos, _eos;
+    private readonly TextNormalization _normalization;
+    private readonly bool _addPrefixSpace;
     private byte[]? _fingerprint;
 
+    /// <param name="addPrefixSpace">Hugging Face ByteLevel's add_prefix_space: text not starting with a space gets one.</param>
+    /// <param name="source">The file(s) it was read from, named in errors.</param>
     public BytePairTokenizer(string name, BytePairModel model, IReadOnlyList<byte[]?> regularTokens,
-        IReadOnlyList<SpecialToken> specialTokens, PreTokenizer preTokenizer, int? bosId = null, int? eosId = null)
+        IReadOnlyList<SpecialToken> specialTokens, PreTokenizer preTokenizer, int? bosId = null, int? eosId = null,
+        TextNormalization normalization = TextNormalization.None, bool addPrefixSpace = false, string? source = null)
     {
+        source ??= name;
         Name = name;
         _model = model;
         _preTokenizer = preTokenizer;
+        _normalization = normalization;
+        _addPrefixSpace = addPrefixSpace;
 
         int size = regularTokens.Count;
         foreach (var special in specialTokens)
+        {
+            // Ids index tables: one far beyond the vocabulary would make them huge for nothing.
+            if (special.Id < 0 || special.Id >= regularTokens.Count + specialTokens.Count + Tiktoken.TiktokenRankFile.MaxRankSlack)
+                throw new InvalidDataException($"{source}: special token '{special.Text}' has the implausible id {special.Id} for a vocabulary of {regularTokens.Count}");
             size = Math.Max(size, special.Id + 1);
+        }
         var spelled = new byte[]?[size];
         _kind = new byte[size];
         for (int id = 0; id < regularTokens.Count; id++)
@@ -47,12 +69,10 @@ internal sealed class BytePairTokenizer : Tokenizer
         _specialTokens = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var special in specialTokens)
         {
-            if (special.Id < 0)
-                throw new InvalidDataException($"special token '{special.Text}' has a negative id {special.Id}");
             if (!_specialTokens.TryAdd(special.Text, special.Id))
-                throw new InvalidDataException($"special token '{special.Text}' is defined twice");
+                throw new InvalidDataException($"{source}: special token '{special.Text}' is defined twice");
             if (_kind[special.Id] == 2)
-                throw new InvalidDataException($"special tokens '{special.Text}' and another share the id {special.Id}");
+                throw new InvalidDataException($"{source}: special tokens '{special.Text}' and another share the id {special.Id}");
             // A special token may also be a vocabulary entry (GPT-2's <|endoftext|>); it decodes as its text.
             spelled[special.Id] = Encoding.UTF8.GetBytes(special.Text);
             _kind[special.Id] = 2;
@@ -77,14 +97,14 @@ internal sealed class BytePairTokenizer : Tokenizer
         }
         _tokenOffsets[size] = offset;
 
-        _bos = CheckControlId(bosId, "beginning-of-sequence");
-        _eos = CheckControlId(eosId, "end-of-sequence");
+        _bos = CheckControlId(bosId, "beginning-of-sequence", source);
+        _eos = CheckControlId(eosId, "end-of-sequence", source);
     }
 
-    private int? CheckControlId(int? id, string what)
+    private int? CheckControlId(int? id, string what, string source)
     {
         if (id is int value && ((uint)value >= (uint)_kind.Length || _kind[value] == 0))
-            throw new InvalidDataException($"the {what} id {value} is not in the vocabulary of '{Name}'");
+            throw new InvalidDataException($"{source}: the {what} id {value} is not in the vocabulary");
         return id;
     }
 
@@ -115,7 +135,7 @@ internal sealed class BytePairTokenizer : Tokenizer
         {
             // Lone surrogates become U+FFFD, as they do when tiktoken receives such a string.
             int written = Encoding.UTF8.GetBytes(text, utf8);
-            EncodeValidUtf8(utf8[..written], ids, options.AllowSpecialTokens);
+            EncodeValidUtf8(utf8[..written], ids, options.AllowSpecialTokens, transform: true);
         }
         finally
         {
@@ -128,7 +148,8 @@ internal sealed class BytePairTokenizer : Tokenizer
 
     /// <summary>
     /// Valid UTF-8 runs are encoded as text; each byte of an invalid sequence becomes its single-byte
-    /// token, which every byte-level vocabulary has.
+    /// token, which every byte-level vocabulary has. Text is neither normalized (Qwen2's NFC) nor given a
+    /// prefix space here, so that the bytes come back exactly; otherwise valid UTF-8 encodes as <see cref="Encode(ReadOnlySpan{char}, List{int}, EncodeOptions)"/> does.
     /// </summary>
     public override bool TryEncodeBytes(ReadOnlySpan<byte> bytes, List<int> ids, EncodeOptions options)
     {
@@ -138,7 +159,7 @@ internal sealed class BytePairTokenizer : Tokenizer
         while (position < bytes.Length)
         {
             int valid = Utf8CodePoint.ValidPrefixLength(bytes[position..], out int invalid);
-            EncodeValidUtf8(bytes.Slice(position, valid), ids, options.AllowSpecialTokens);
+            EncodeValidUtf8(bytes.Slice(position, valid), ids, options.AllowSpecialTokens, transform: false);
             position += valid;
             for (int k = 0; k < invalid; k++)
                 _model.EncodePiece(bytes.Slice(position + k, 1), ids);
@@ -149,21 +170,41 @@ internal sealed class BytePairTokenizer : Tokenizer
         return true;
     }
 
-    private void EncodeValidUtf8(ReadOnlySpan<byte> utf8, List<int> ids, bool allowSpecialTokens)
+    private void EncodeValidUtf8(ReadOnlySpan<byte> utf8, List<int> ids, bool allowSpecialTokens, bool transform)
     {
         if (!allowSpecialTokens || _specialMatcher is null)
         {
-            _preTokenizer.Encode(utf8, _model, ids);
+            EncodeText(utf8, ids, transform);
             return;
         }
         int position = 0;
         while (_specialMatcher.FindNext(utf8, position, out int start, out int end, out int id))
         {
-            _preTokenizer.Encode(utf8[position..start], _model, ids);
+            EncodeText(utf8[position..start], ids, transform);
             ids.Add(id);
             position = end;
         }
-        _preTokenizer.Encode(utf8[position..], _model, ids);
+        EncodeText(utf8[position..], ids, transform);
+    }
+
+    /// <summary>
+    /// Encodes text between special tokens: normalization and prefix space (when <paramref name="transform"/>),
+    /// pre-tokenization, BPE.
+    /// </summary>
+    private void EncodeText(ReadOnlySpan<byte> utf8, List<int> ids, bool transform)
+    {
+        if (utf8.IsEmpty)
+            return;
+        if (transform && _normalization == TextNormalization.Nfc && Nfc.MayChange(utf8))
+            utf8 = Nfc.Normalize(utf8);
+        if (transform && _addPrefixSpace && utf8[0] != (byte)' ')
+        {
+            var prefixed = new byte[utf8.Length + 1];
+            prefixed[0] = (byte)' ';
+            utf8.CopyTo(prefixed.AsSpan(1));
+            utf8 = prefixed;
+        }
+        _preTokenizer.Encode(utf8, _model, ids);
     }
 
     public override void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output)
@@ -195,6 +236,8 @@ internal sealed class BytePairTokenizer : Tokenizer
 
         Text("terse.bytepair.v1");
         Text(_preTokenizer.Id);
+        Number((int)_normalization);
+        Number(_addPrefixSpace ? 1 : 0);
         Number(_model.WholePieceFirst ? 1 : 0);
         Number(_kind.Length);
         for (int id = 0; id < _kind.Length; id++)

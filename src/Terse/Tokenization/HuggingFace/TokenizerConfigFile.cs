@@ -57,7 +57,7 @@ internal sealed record TokenizerConfigFile(string Path, IReadOnlyList<SpecialTok
             return new TokenizerConfigFile(path, added, TokenText(root, "bos_token", path), TokenText(root, "eos_token", path),
                 root.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String ? cls.GetString() : null);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new InvalidDataException($"{path}: malformed JSON ({e.Message})", e);
         }

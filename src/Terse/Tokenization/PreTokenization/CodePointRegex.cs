@@ -509,8 +509,9 @@ internal sealed class CodePointSet
 
     /// <summary>
     /// Adds the case variants of every member under Unicode simple case folding: upper and lower
-    /// case, plus the folds that are neither (ſ→s, K→k, Å→å, ς→σ, …). Only for sets small enough to
-    /// enumerate; the large category sets are closed under case already.
+    /// case, plus the folds that are neither (ſ→s, K→k, Å→å, ς→σ, …). Sets of more than 4,096 code
+    /// points (categories) are left as they are: right for \p{L} or \s, which are closed under case,
+    /// not for a case-insensitive \p{Lu}, which no known pre-tokenizer pattern uses.
     /// </summary>
     public CodePointSet WithCaseVariants()
     {

@@ -82,6 +82,6 @@ internal static class TiktokenEncodings
             if (special.Id < tokensByRank.Length && tokensByRank[special.Id] is not null)
                 throw new InvalidDataException($"{source}: special token '{special.Text}' has id {special.Id}, which is also a rank of the file");
         var model = BytePairModel.FromRanks(tokensByRank, map, source);
-        return new BytePairTokenizer(name, model, tokensByRank, specialTokens, preTokenizer, bosId, eosId);
+        return new BytePairTokenizer(name, model, tokensByRank, specialTokens, preTokenizer, bosId, eosId, source: source);
     }
 }

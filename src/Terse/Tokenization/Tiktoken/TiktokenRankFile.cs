@@ -61,6 +61,27 @@ internal static class TiktokenRankFile
         return tokens;
     }
 
+    /// <summary>
+    /// Whether a file starts like a rank file (first line <c>base64 SP digits</c>): Meta ships Llama 3's
+    /// rank file as <c>tokenizer.model</c>, the name SentencePiece models have, so a <c>.model</c>
+    /// loader can hand such a file to <see cref="TiktokenFileLoader.Load"/>.
+    /// </summary>
+    public static bool LooksLikeRankFile(ReadOnlySpan<byte> start)
+    {
+        int newline = start.IndexOf((byte)'\n');
+        var line = newline < 0 ? start : start[..newline];
+        int space = line.IndexOf((byte)' ');
+        if (space <= 0 || space == line.Length - 1)
+            return false;
+        foreach (byte b in line[..space])
+            if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'+' or (byte)'/' or (byte)'='))
+                return false;
+        foreach (byte b in line[(space + 1)..].TrimEnd((byte)'\r'))
+            if (!char.IsAsciiDigit((char)b))
+                return false;
+        return true;
+    }
+
     public static void Write(IReadOnlyList<byte[]?> tokensByRank, TextWriter writer)
     {
         for (int rank = 0; rank < tokensByRank.Count; rank++)
