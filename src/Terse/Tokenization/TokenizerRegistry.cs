@@ -1,4 +1,7 @@
+using Terse.Tokenization.Gguf;
 using Terse.Tokenization.HuggingFace;
+using Terse.Tokenization.Llama2c;
+using Terse.Tokenization.SentencePiece;
 using Terse.Tokenization.Tiktoken;
 
 namespace Terse.Tokenization;
@@ -43,6 +46,10 @@ public static class TokenizerRegistry
             HuggingFaceLoader.LoadTokenizerJson, "tokenizer.json"),
         new("vocab.json", "Hugging Face byte-level BPE vocab.json with the merges.txt of the same prefix beside it (GPT-2; Qwen2 when the sibling tokenizer_config.json says so)",
             HuggingFaceLoader.LoadVocabAndMerges, "vocab.json"),
+        new(".model", "SentencePiece tokenizer.model (Llama 2, Mistral; BPE or CHAR); Meta's Llama 3 tokenizer.model, a tiktoken rank file, is recognised by content",
+            LoadModelFile, "tokenizer.model"),
+        new(".bin", "llama2.c tokenizer.bin (run.c's encoding rules)", (path, _) => Llama2cTokenizer.Load(path), "tokenizer.bin"),
+        new(".gguf", "GGUF file's tokenizer.ggml.* vocabulary (model 'llama' or 'gpt2')", (path, _) => GgufVocabulary.Load(path).ToTokenizer()),
     ];
 
     private sealed record BuiltInEntry(BuiltInTokenizer Info, Func<Tokenizer> Get);
@@ -53,6 +60,8 @@ public static class TokenizerRegistry
     [
         .. TiktokenEncodings.BuiltIn.Select(e => new BuiltInEntry(
             new BuiltInTokenizer(e.Name, e.Aliases, e.Description, e.VocabularySize), () => TiktokenEncodings.Get(e))),
+        new(new("stories260K", [], "llama2.c tok512 of Karpathy's stories260K model (SentencePiece-style BPE, byte fallback)", 512),
+            () => Llama2cTokenizer.Stories260K),
     ];
 
     public static IReadOnlyList<BuiltInTokenizer> BuiltIns { get; } = [.. BuiltInTable.Select(b => b.Info)];
@@ -98,6 +107,17 @@ public static class TokenizerRegistry
             if (fileName.EndsWith(fileType.Suffix, StringComparison.OrdinalIgnoreCase))
                 return fileType.Load(nameOrPath, options);
         throw new NotSupportedException($"{nameOrPath}: unknown tokenizer file type; known: {KnownFileTypes}");
+    }
+
+    private static Tokenizer LoadModelFile(string path, TokenizerLoadOptions options)
+    {
+        Span<byte> head = stackalloc byte[64];
+        int read;
+        using (var stream = File.OpenRead(path))
+            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        return TiktokenRankFile.LooksLikeRankFile(head[..read])
+            ? TiktokenFileLoader.Load(path, options)
+            : SentencePieceTokenizer.Load(path);
     }
 
     private static string KnownFileTypes => string.Join(", ", FileTypeTable.Select(t => t.Suffix));

@@ -112,7 +112,7 @@ public class GgufVocabularyTests
     }
 
     [Fact]
-    public void Gpt2_vocabulary_is_read_but_not_built()
+    public void Gpt2_vocabulary_builds_the_same_tokenizer_as_vocab_json_and_merges()
     {
         var vocabulary = GgufVocabulary.Load(TestData.Path("tokenizers/ggml-vocab-gpt-2.gguf"));
         Assert.Equal("gpt2", vocabulary.Model);
@@ -122,8 +122,11 @@ public class GgufVocabularyTests
         var merges = File.ReadLines(TestData.Path("tokenizers/gpt2_merges.txt")).Skip(1).ToArray();
         Assert.Equal(merges, vocabulary.Merges);
 
-        var error = Assert.Throws<NotSupportedException>(vocabulary.ToTokenizer);
-        Assert.Contains("'gpt2' (byte-level BPE, 50257 tokens, 50000 merges", error.Message);
+        var fromGguf = vocabulary.ToTokenizer();
+        LlamaCppVocabTests.AssertAllCasesMatch(fromGguf, "ggml-vocab-gpt-2.gguf.out");
+        var fromVocabJson = TokenizerRegistry.Load(TestData.Path("tokenizers/gpt2_vocab.json"));
+        var text = TestData.ReadText("text/wikitext2_raw_test.txt")[..50_000];
+        Assert.Equal(fromVocabJson.Encode(text), fromGguf.Encode(text));
     }
 
     [Fact]

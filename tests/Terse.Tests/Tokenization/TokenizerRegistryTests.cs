@@ -65,6 +65,57 @@ public class TokenizerRegistryTests
         Assert.Equal(builtIn.SpecialTokens.OrderBy(p => p.Value), fromFile.SpecialTokens.OrderBy(p => p.Value));
     }
 
+    [Theory]
+    [InlineData("tokenizers/llama2_tokenizer.model", "SentencePieceTokenizer")]
+    [InlineData("tokenizers/mistral_v1_tokenizer.model", "SentencePieceTokenizer")]
+    [InlineData("tokenizers/llama2_tokenizer_llama2c.bin", "Llama2cTokenizer")]
+    [InlineData("models/stories260K_tok512.bin", "Llama2cTokenizer")]
+    [InlineData("tokenizers/ggml-vocab-llama-spm.gguf", "SentencePieceTokenizer")]
+    [InlineData("tokenizers/ggml-vocab-gpt-2.gguf", "BytePairTokenizer")]
+    public void SentencePieceFamilyFilesAreLoadedByType(string file, string expectedType)
+    {
+        var tokenizer = TokenizerRegistry.Load(TestData.Path(file));
+        Assert.Equal(expectedType, tokenizer.GetType().Name);
+        const string text = "Hello world, once upon a time.";
+        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+    }
+
+    [Fact]
+    public void Llama2cAndSentencePieceFilesOfLlama2AgreeThroughTheRegistry()
+    {
+        var text = TestData.ReadText("text/tinystories_sample_cs336.txt");
+        Assert.Equal(TokenizerRegistry.Load(TestData.Path("tokenizers/llama2_tokenizer.model")).Encode(text),
+            TokenizerRegistry.Load(TestData.Path("tokenizers/llama2_tokenizer_llama2c.bin")).Encode(text));
+    }
+
+    [Fact]
+    public void Stories260KIsBuiltInAndEqualsItsFile()
+    {
+        var builtIn = TokenizerRegistry.Load("stories260K");
+        var fromFile = TokenizerRegistry.Load(TestData.Path("models/stories260K_tok512.bin"));
+        Assert.Equal(512, builtIn.VocabularySize);
+        Assert.True(builtIn.Fingerprint.SequenceEqual(fromFile.Fingerprint));
+    }
+
+    [Fact]
+    public void Llama3TokenizerModelIsRecognisedAsARankFileByContent()
+    {
+        var directory = Directory.CreateTempSubdirectory("terse-");
+        try
+        {
+            // Meta ships Llama 3's rank file as "tokenizer.model"; the .model loader must not read it as protobuf.
+            var path = Path.Combine(directory.FullName, "tokenizer.model");
+            File.Copy(TestData.Path("tokenizers/llama3_tokenizer.model.tiktoken"), path);
+            var tokenizer = TokenizerRegistry.Load(path, new TokenizerLoadOptions { PreTokenizer = "llama3" });
+            var reference = TokenizerRegistry.Load(TestData.Path("tokenizers/llama3_tokenizer.model.tiktoken"));
+            Assert.Equal(reference.Encode("Hello world 12345"), tokenizer.Encode("Hello world 12345"));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void Llama3GetsItsSpecialTokensFromTheSiblingConfig()
     {

@@ -1,3 +1,6 @@
+using Terse.Tokenization.BytePair;
+using Terse.Tokenization.HuggingFace;
+using Terse.Tokenization.PreTokenization;
 using Terse.Tokenization.SentencePiece;
 
 namespace Terse.Tokenization.Gguf;
@@ -6,8 +9,7 @@ namespace Terse.Tokenization.Gguf;
 /// The tokenizer stored in a GGUF file's <c>tokenizer.ggml.*</c> metadata, in a neutral form:
 /// token strings, and depending on the model scores and token types (SentencePiece-style
 /// <c>"llama"</c>) or merges (byte-level BPE <c>"gpt2"</c>), plus the special ids.
-/// <see cref="ToTokenizer"/> builds a <see cref="SentencePieceTokenizer"/> for <c>"llama"</c>;
-/// byte-level BPE vocabularies are exposed for a BPE loader to build from.
+/// <see cref="ToTokenizer"/> builds the tokenizer.
 /// </summary>
 public sealed class GgufVocabulary
 {
@@ -82,8 +84,9 @@ public sealed class GgufVocabulary
 
     /// <summary>
     /// The tokenizer for this vocabulary. <c>"llama"</c> gives a <see cref="SentencePieceTokenizer"/>
-    /// (byte fallback when the vocabulary has byte tokens, llama.cpp's defaults for the space prefix).
-    /// Other models throw <see cref="NotSupportedException"/>.
+    /// (byte fallback when the vocabulary has byte tokens, llama.cpp's defaults for the space prefix);
+    /// <c>"gpt2"</c> gives a byte-level BPE tokenizer over the same core as Hugging Face's files, with
+    /// the pre-tokenizer <c>tokenizer.ggml.pre</c> names. Other models throw <see cref="NotSupportedException"/>.
     /// </summary>
     public Tokenizer ToTokenizer()
     {
@@ -92,12 +95,34 @@ public sealed class GgufVocabulary
             case "llama":
                 return new SentencePieceTokenizer(ToSentencePieceModel(), Source);
             case "gpt2":
-                throw new NotSupportedException(
-                    $"{Source}: GGUF tokenizer model 'gpt2' (byte-level BPE, {Tokens.Count} tokens, {Merges?.Count ?? 0} merges, pre-tokenizer '{PreTokenizer ?? "default"}') " +
-                    "was read, but building a byte-level BPE tokenizer from GGUF is not wired yet (GgufVocabulary exposes Tokens and Merges for that loader)");
+                return ToBytePairTokenizer();
             default:
                 throw new NotSupportedException($"{Source}: GGUF tokenizer model '{Model}' is not supported (supported: 'llama')");
         }
+    }
+
+    /// <summary>llama.cpp's <c>tokenizer.ggml.pre</c> names → our pre-tokenizer families (byte-level BPE only).</summary>
+    private static readonly Dictionary<string, string> PreTokenizerFamilies = new(StringComparer.Ordinal)
+    {
+        ["default"] = "gpt2", ["gpt-2"] = "gpt2", ["llama-bpe"] = "llama3", ["llama3"] = "llama3", ["qwen2"] = "qwen2",
+    };
+
+    private Tokenizer ToBytePairTokenizer()
+    {
+        if (Merges is null)
+            throw new InvalidDataException($"{Source}: a 'gpt2' vocabulary without tokenizer.ggml.merges");
+        var preName = PreTokenizer ?? "default";
+        if (!PreTokenizerFamilies.TryGetValue(preName, out var family))
+            throw new NotSupportedException($"{Source}: GGUF pre-tokenizer '{preName}' is not supported (supported: {string.Join(", ", PreTokenizerFamilies.Keys)})");
+        // Control tokens (type 3) are the specials; user-defined ones (type 4) too, as llama.cpp splits them out.
+        var specials = new List<SpecialToken>();
+        for (int id = 0; id < Tokens.Count; id++)
+        {
+            if (TokenTypes?[id] is (int)PieceType.Control or (int)PieceType.UserDefined)
+                specials.Add(new SpecialToken(Tokens[id], id));
+        }
+        return HuggingFaceLoader.FromTokenLists(Source, Tokens, Merges, specials, PreTokenizers.ByName(family),
+            AddBos == true ? BosId : null, EosId, Source);
     }
 
     internal SentencePieceModel ToSentencePieceModel()

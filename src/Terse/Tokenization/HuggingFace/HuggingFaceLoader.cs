@@ -65,6 +65,33 @@ internal static class HuggingFaceLoader
             qwen2 ? TextNormalization.Nfc : TextNormalization.None, addPrefixSpace: false, bos, eos);
     }
 
+    /// <summary>
+    /// A byte-level BPE vocabulary that arrived in another container (a GGUF file's
+    /// <c>tokenizer.ggml.*</c> arrays): tokens in id order spelled in the GPT-2 byte alphabet, merges
+    /// as <c>"left right"</c> lines in priority order, control tokens as specials.
+    /// </summary>
+    internal static BytePairTokenizer FromTokenLists(string name, IReadOnlyList<string> tokens, IReadOnlyList<string> mergeLines,
+        IReadOnlyList<SpecialToken> specials, PreTokenizer preTokenizer, int? bos, int? eos, string source)
+    {
+        var vocab = new Dictionary<string, int>(tokens.Count, StringComparer.Ordinal);
+        for (int id = 0; id < tokens.Count; id++)
+        {
+            if (!vocab.TryAdd(tokens[id], id))
+                throw new InvalidDataException($"{source}: token '{TokenizerConfigFile.Truncate(tokens[id])}' appears twice (ids {vocab[tokens[id]]} and {id})");
+        }
+        var merges = new List<(string, string, int)>(mergeLines.Count);
+        for (int i = 0; i < mergeLines.Count; i++)
+        {
+            var line = mergeLines[i];
+            int space = line.IndexOf(' ', 1);
+            if (space <= 0 || space == line.Length - 1)
+                throw new InvalidDataException($"{source}: merge {i + 1} ('{TokenizerConfigFile.Truncate(line)}') is not two tokens separated by a space");
+            merges.Add((line[..space], line[(space + 1)..], i + 1));
+        }
+        return Build(name, vocab, merges, specials, preTokenizer, source, source, wholePieceFirst: false,
+            TextNormalization.None, addPrefixSpace: false, bos, eos);
+    }
+
     /// <summary>A Hugging Face <c>tokenizer.json</c> whose model is byte-level BPE.</summary>
     public static Tokenizer LoadTokenizerJson(string path, TokenizerLoadOptions options) =>
         FromTokenizerJson(Path.GetFileName(path), File.ReadAllBytes(path), TokenizerConfigFile.FindSibling(path), options, path);
