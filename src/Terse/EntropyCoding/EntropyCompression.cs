@@ -1,6 +1,5 @@
 using Terse.Tokenization;
 using Terse.Tokenization.Llama2c;
-using Terse.Tokenization.SentencePiece;
 
 namespace Terse.EntropyCoding;
 
@@ -30,25 +29,17 @@ public static class EntropyCompression
     }
 
     /// <summary>
-    /// <c>stories260K</c> (built in), a llama2.c tokenizer <c>.bin</c> (read for the model's vocabulary
-    /// size), a SentencePiece <c>.model</c>, or anything <see cref="TokenizerRegistry"/> loads;
-    /// null: the built-in tokenizer of the built-in model.
+    /// A tokenizer as <see cref="TokenizerRegistry"/> resolves it (a built-in name such as
+    /// <c>stories260K</c>, or a llama2.c <c>.bin</c>, SentencePiece <c>.model</c>, … file); null: the
+    /// built-in tokenizer of the built-in model.
     /// </summary>
     public static Tokenizer ResolveTokenizer(string? nameOrPath, INextTokenModel model)
     {
-        if (nameOrPath is null)
-        {
-            if (model.Name == DefaultModel)
-                return Llama2cTokenizer.Stories260K;
-            throw new ArgumentException($"model '{model.Name}' has no built-in tokenizer: pass --tokenizer (a llama2.c tokenizer .bin or a SentencePiece .model)");
-        }
-        if (nameOrPath == "stories260K")
+        if (nameOrPath is not null)
+            return TokenizerRegistry.Load(nameOrPath);
+        if (model.Name == DefaultModel)
             return Llama2cTokenizer.Stories260K;
-        if (nameOrPath.EndsWith(".model", StringComparison.OrdinalIgnoreCase) && File.Exists(nameOrPath))
-            return SentencePieceTokenizer.Load(nameOrPath);
-        if (nameOrPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) && File.Exists(nameOrPath))
-            return Llama2cTokenizer.Load(nameOrPath, model.VocabularySize);
-        return TokenizerRegistry.Load(nameOrPath);
+        throw new ArgumentException($"model '{model.Name}' has no built-in tokenizer: pass --tokenizer (a llama2.c tokenizer .bin or a SentencePiece .model)");
     }
 
     /// <summary>
