@@ -16,6 +16,9 @@ public static class Program
         ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
         ["entropy"] = EntropyCoding.EntropyComparison.Run,
+        ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
+        ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
+        ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
     };
 
     public static int Main(string[] args)

@@ -11,6 +11,8 @@ public static class Program
     {
         var root = new RootCommand("terse — make LLM contexts shorter and give them back.");
         // Each capability adds its commands here: Commands/<Capability>Commands.cs.
+        Commands.CompressCommands.AddTo(root);
+        Commands.DemoCommand.AddTo(root);
         Commands.LmCommands.AddTo(root);
         Commands.TokenizerCommands.AddTo(root);
         return root.Parse(args).Invoke();

@@ -1,0 +1,63 @@
+namespace Terse.MetaTokens;
+
+/// <summary>Which positions of a sequence are already covered by a chosen run; ranges are tested a word at a time.</summary>
+internal sealed class CoverageBits(int length)
+{
+    private readonly ulong[] words = new ulong[(length + 63) / 64 + 1];
+
+    public int CoveredCount { get; private set; }
+
+    public bool AnyCovered(int start, int count)
+    {
+        int end = start + count; // exclusive
+        int first = start >> 6, last = (end - 1) >> 6;
+        ulong firstMask = ~0UL << (start & 63);
+        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
+        if (first == last)
+            return (words[first] & firstMask & lastMask) != 0;
+        if ((words[first] & firstMask) != 0 || (words[last] & lastMask) != 0)
+            return true;
+        for (int w = first + 1; w < last; w++)
+            if (words[w] != 0)
+                return true;
+        return false;
+    }
+
+    /// <summary>Marks a range that is not covered yet (callers test with <see cref="AnyCovered"/> first).</summary>
+    public void Cover(int start, int count)
+    {
+        int end = start + count;
+        int first = start >> 6, last = (end - 1) >> 6;
+        ulong firstMask = ~0UL << (start & 63);
+        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
+        if (first == last)
+        {
+            words[first] |= firstMask & lastMask;
+        }
+        else
+        {
+            words[first] |= firstMask;
+            for (int w = first + 1; w < last; w++)
+                words[w] = ~0UL;
+            words[last] |= lastMask;
+        }
+        CoveredCount += count;
+    }
+
+    /// <summary>Number of uncovered positions from <paramref name="start"/> before the next covered one, at most <paramref name="max"/>.</summary>
+    public int FreeLength(int start, int max)
+    {
+        int limit = Math.Min(start + max, length);
+        int w = start >> 6;
+        ulong bits = words[w] & (~0UL << (start & 63));
+        while (true)
+        {
+            if (bits != 0)
+                return Math.Min(w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits), limit) - start;
+            w++;
+            if (w * 64 >= limit)
+                return limit - start;
+            bits = words[w];
+        }
+    }
+}
