@@ -43,9 +43,10 @@ public static class EntropyCompression
     }
 
     /// <summary>
-    /// Compresses <paramref name="input"/>. <paramref name="totalTokens"/> is told the token count
-    /// before coding starts, so a progress bar can be sized; <paramref name="progress"/> then gets tokens done.
-    /// With <paramref name="verify"/>, the result is decoded again and compared (<see cref="EntropyCompressionReport.Exact"/>).
+    /// Compresses <paramref name="input"/>. <paramref name="progressFor"/> is told the work before
+    /// coding starts (the token count, twice over with <paramref name="verify"/>), so a progress
+    /// bar can be sized; the progress it returns then gets the work done. With
+    /// <paramref name="verify"/> the result is decoded again and compared (<see cref="EntropyCompressionReport.Exact"/>).
     /// </summary>
     public static (byte[] Container, EntropyCompressionReport Report) Compress(ReadOnlySpan<byte> input, string? model, string? tokenizer,
         int? threads = null, bool verify = false, Func<long, IProgress<long>?>? progressFor = null)
@@ -54,11 +55,19 @@ public static class EntropyCompression
         var resolvedTokenizer = ResolveTokenizer(tokenizer, resolvedModel);
         var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
         var prepared = codec.Prepare(input);
-        var result = codec.Compress(prepared, progressFor?.Invoke(prepared.TokenCount));
-        bool? exact = verify ? codec.Decompress(result.Container).AsSpan().SequenceEqual(input) : null;
+        var progress = progressFor?.Invoke(prepared.TokenCount * (verify ? 2L : 1L));
+        var result = codec.Compress(prepared, progress);
+        bool? exact = verify
+            ? codec.Decompress(result.Container, progress is null ? null : new OffsetProgress(progress, prepared.TokenCount)).AsSpan().SequenceEqual(input)
+            : null;
         var report = new EntropyCompressionReport(result.InputBytes, result.InputTokens, result.OutputBytes,
             result.BitsPerToken, result.BitsPerByte, exact, resolvedModel.Name, resolvedTokenizer.Name, result.Chunks, result.RawBytes);
         return (result.Container, report);
+    }
+
+    private sealed class OffsetProgress(IProgress<long> inner, long offset) : IProgress<long>
+    {
+        public void Report(long value) => inner.Report(offset + value);
     }
 
     /// <summary>

@@ -148,11 +148,15 @@ public class LlamaEntropyTests
     {
         var input = Head("text/tinystories_valid_head.txt", 2_000);
         long announced = -1;
+        var reports = new List<long>();
         var (container, report) = EntropyCompression.Compress(input, model: null, tokenizer: null, verify: true,
-            progressFor: total => { announced = total; return null; });
+            progressFor: total => { announced = total; return new Recorder(reports); });
         Assert.Equal(true, report.Exact);
         Assert.Equal(input.Length, report.InputBytes);
-        Assert.Equal(announced, report.InputTokens);
+        // Coding and the verifying decode each count the tokens once.
+        Assert.Equal(2 * report.InputTokens, announced);
+        Assert.Equal(announced, reports[^1]);
+        Assert.Equal(reports.Order(), reports);
         Assert.Equal(container.Length, report.OutputBytes);
         Assert.Equal(8.0 * container.Length / input.Length, report.BitsPerByte, 9);
         Assert.Equal(8.0 * container.Length / report.InputTokens, report.BitsPerToken, 9);
@@ -172,5 +176,14 @@ public class LlamaEntropyTests
         Assert.Contains("--tokenizer", noTokenizer.Message);
         Assert.Equal("Once upon a time"u8.ToArray(), EntropyCompression.Decompress(container, modelPath, tokenizerPath));
         Assert.Throws<FileNotFoundException>(() => EntropyCompression.Compress("x"u8, "/no/such/model.bin", null));
+    }
+
+    private sealed class Recorder(List<long> values) : IProgress<long>
+    {
+        public void Report(long value)
+        {
+            lock (values)
+                values.Add(value);
+        }
     }
 }
