@@ -18,10 +18,10 @@ public class GradientCheckTests
     private const double AbsoluteFloor = 5e-5;
     private const float Step = 1e-2f;
 
-    private static float[] RandomArray(Random random, int length, double scale = 1) =>
+    internal static float[] RandomArray(Random random, int length, double scale = 1) =>
         Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
 
-    private static double WeightedSum(ReadOnlySpan<float> values, float[] weights)
+    internal static double WeightedSum(ReadOnlySpan<float> values, float[] weights)
     {
         double sum = 0;
         for (int i = 0; i < values.Length; i++)
@@ -30,7 +30,7 @@ public class GradientCheckTests
     }
 
     /// <summary>Checks <paramref name="gradient"/> of <paramref name="loss"/> w.r.t. <paramref name="x"/> (perturbed in place and restored).</summary>
-    private static void Check(string what, Func<double> loss, float[] x, float[] gradient, Random random, int elements = 3)
+    internal static void Check(string what, Func<double> loss, float[] x, float[] gradient, Random random, int elements = 3, float step = Step)
     {
         for (int trial = 0; trial < 2 + elements; trial++)
         {
@@ -41,12 +41,12 @@ public class GradientCheckTests
             else
                 direction[random.Next(x.Length)] = 1;
             var saved = (float[])x.Clone();
-            for (int i = 0; i < x.Length; i++) x[i] = saved[i] + Step * direction[i];
+            for (int i = 0; i < x.Length; i++) x[i] = saved[i] + step * direction[i];
             double plus = loss();
-            for (int i = 0; i < x.Length; i++) x[i] = saved[i] - Step * direction[i];
+            for (int i = 0; i < x.Length; i++) x[i] = saved[i] - step * direction[i];
             double minus = loss();
             saved.CopyTo(x, 0);
-            double numeric = (plus - minus) / (2 * Step);
+            double numeric = (plus - minus) / (2 * step);
             double analytic = WeightedSum(gradient, direction);
             double scale = Math.Max(Math.Abs(numeric), Math.Abs(analytic));
             Assert.True(Math.Abs(numeric - analytic) <= RelativeBound * scale + AbsoluteFloor,
