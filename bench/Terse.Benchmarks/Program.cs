@@ -19,7 +19,7 @@ public static class Program
         ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
-        ["ztokens-probe"] = ZTokens.ZTokenProbe.Run,
+        ["ztokens-split"] = ZTokens.ZTokenSplitCommand.Run,
     };
 
     public static int Main(string[] args)

@@ -53,8 +53,14 @@ internal sealed record DecompressionOutcome(byte[] Output, object Report, string
 
 public static class CompressCommands
 {
-    /// <summary>The methods <c>-m</c> can name; the first is the default.</summary>
-    internal static readonly ICompressionMethod[] Methods = [new MetaTokenMethod(), new EntropyCompressionMethod()];
+    /// <summary><c>--no-verify</c>, shared by the methods that decode their output again to check it (one option instance, so both can list it).</summary>
+    internal static Option<bool> NoVerifyOption { get; } = new("--no-verify")
+    {
+        Description = "entropy, ztokens: skip decoding the result again to check it (then the report's exact is null)",
+    };
+
+    /// <summary>The methods <c>-m</c> can name; the first is the default. (After <see cref="NoVerifyOption"/>: static initialisers run in order.)</summary>
+    internal static readonly ICompressionMethod[] Methods = [new MetaTokenMethod(), new EntropyCompressionMethod(), new ZTokenCompressionMethod()];
 
     public static void AddTo(RootCommand root)
     {

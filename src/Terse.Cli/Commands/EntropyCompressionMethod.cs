@@ -14,10 +14,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
     private readonly Option<string?> decompressModel = ModelOption();
     private readonly Option<int?> compressThreads = ThreadsOption();
     private readonly Option<int?> decompressThreads = ThreadsOption();
-    private readonly Option<bool> noVerify = new("--no-verify")
-    {
-        Description = "entropy: skip decoding the result again to check it (then the report's exact is null)",
-    };
+    private readonly Option<bool> noVerify = CompressCommands.NoVerifyOption;
 
     public string Name => "entropy";
 

@@ -36,6 +36,8 @@ public sealed record ZTokenTrainingSettings
     /// emit it (cross-entropy) and the decompressor to restore the segment from it. 0: none.
     /// </summary>
     public int TeacherSteps { get; init; } = 0;
+    /// <summary>What the teacher codes: the mispredicted tokens (content-adaptive) or simply the first MaxCodeLength tokens.</summary>
+    public TeacherCode Teacher { get; init; } = TeacherCode.Mispredicted;
     /// <summary>Scale of the Gumbel noise (1: sampling from softmax(l/τ); 0: greedy choices and a deterministic soft relaxation).</summary>
     public float NoiseScale { get; init; } = 1f;
     /// <summary>
@@ -66,6 +68,15 @@ public sealed record ZTokenTrainingSettings
     }
 }
 
+/// <summary>The target code of the teacher steps, made of the codes copied from base tokens.</summary>
+public enum TeacherCode
+{
+    /// <summary>The tokens the base model (from BOS, no adapter) does not predict as its argmax, in order: more for surprising text.</summary>
+    Mispredicted,
+    /// <summary>The segment's first MaxCodeLength tokens.</summary>
+    Prefix,
+}
+
 /// <summary>One update's figures. Reconstruction and continuation are teacher-forced, with codes sampled at the current temperature.</summary>
 /// <param name="Loss">The objective (nats per text token): reconstruction + length costs + weighted continuation.</param>
 /// <param name="ReconstructionBits">Reconstruction cross-entropy, bits per text token.</param>
@@ -73,8 +84,9 @@ public sealed record ZTokenTrainingSettings
 /// <param name="ExactRate">Fraction of coded segments whose every token the argmax gets right (greedy decoding would restore them exactly).</param>
 /// <param name="MeanCodeLength">Mean Z-tokens per segment.</param>
 /// <param name="ContinuationBits">Cross-entropy of the following text given only the Z code, bits per token (NaN when off).</param>
+/// <param name="TeacherAccuracy">In a teacher step, the fraction of the teacher's choices (codes and End) the compressor's argmax matches; NaN otherwise.</param>
 public sealed record ZTokenStepResult(int Step, float Loss, float ReconstructionBits, float TokenAccuracy, float ExactRate, float MeanCodeLength,
-    float ContinuationBits, double GradientNorm, float LearningRate, float Temperature);
+    float ContinuationBits, double GradientNorm, float LearningRate, float Temperature, float TeacherAccuracy = float.NaN);
 
 /// <summary>
 /// Trains a <see cref="ZTokenModel"/> end to end through its discrete bottleneck. Per update: B random
@@ -213,8 +225,9 @@ public sealed class ZTokenTrainer
         var decoded = RunDecompressor(work);
 
         Array.Clear(_compressorGradient);
+        float teacherAccuracy = float.NaN;
         if (teacher)
-            TeachCompressor(work);
+            teacherAccuracy = TeachCompressor(work);
         else
             StraightThrough(work);
 
@@ -248,7 +261,7 @@ public sealed class ZTokenTrainer
             (float)decoded.CorrectTokens / (_rows * n), (float)decoded.ExactRows / _rows,
             (float)work.Samples.Average(s => s.Length),
             _continuationRows > 0 ? (float)(decoded.ContinuationNats / (_continuationRows * n) / Math.Log(2)) : float.NaN,
-            0, 0, work.Temperature);
+            0, 0, work.Temperature, teacherAccuracy);
     }
 
     /// <summary>Straight-through: the decompressor's gradient at each code position, onto the compressor's logits.</summary>
@@ -277,10 +290,11 @@ public sealed class ZTokenTrainer
         }
     }
 
-    /// <summary>Cross-entropy of the compressor's choices against the teacher's code, then End (unless the code has the maximum length).</summary>
-    private void TeachCompressor(Batch work)
+    /// <summary>Cross-entropy of the compressor's choices against the teacher's code, then End (unless the code has the maximum length); returns the argmax's accuracy.</summary>
+    private float TeachCompressor(Batch work)
     {
         float weight = (float)(1.0 / Samples / ((double)Settings.BatchSize * _n));
+        int right = 0, total = 0;
         for (int r = 0; r < _rows; r++)
         {
             var codes = work.Samples[r].Codes;
@@ -290,15 +304,14 @@ public sealed class ZTokenTrainer
                 int target = k <= codes.Count ? codes[k - 1] - _v.FirstCode : _v.CodeCount;
                 var logits = work.CompressorLogits.AsSpan(at, _v.EmitChoices);
                 var gradient = _compressorGradient.AsSpan(at, _v.EmitChoices);
-                if (k == 1)
-                {
-                    // End may not come first: the choice is among the codes only.
-                    RestrictedCrossEntropy(logits[.._v.CodeCount], target, gradient[.._v.CodeCount], weight);
-                }
-                else
-                    RestrictedCrossEntropy(logits, target, gradient, weight);
+                // End may not come first: the first choice is among the codes only.
+                int choices = k == 1 ? _v.CodeCount : _v.EmitChoices;
+                if (RestrictedCrossEntropy(logits[..choices], target, gradient[..choices], weight).Argmax == target)
+                    right++;
+                total++;
             }
         }
+        return (float)right / total;
     }
 
     /// <summary>
@@ -323,7 +336,8 @@ public sealed class ZTokenTrainer
             var segment = segments[i];
             for (int t = 0; t < segment.Length && sample.Length < _maxCode; t++)
             {
-                if (TensorPrimitives.IndexOfMax(logits[.._v.BaseSize]) != segment[t] && lookup[segment[t]] >= 0)
+                bool keep = Settings.Teacher == TeacherCode.Prefix || TensorPrimitives.IndexOfMax(logits[.._v.BaseSize]) != segment[t];
+                if (keep && lookup[segment[t]] >= 0)
                     sample.Codes.Add(lookup[segment[t]]);
                 if (t + 1 < segment.Length)
                     logits = session.Step(segment[t]);

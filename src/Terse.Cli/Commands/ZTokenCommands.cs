@@ -1,0 +1,303 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Terse.Cli.Infrastructure;
+using Terse.EntropyCoding;
+using Terse.Tokenization;
+using Terse.ZTokens;
+
+namespace Terse.Cli.Commands;
+
+/// <summary><c>terse ztokens train|eval</c>: learned Z-token compression (Li et al. 2026) on a frozen base model.</summary>
+public static class ZTokenCommands
+{
+    public static void AddTo(RootCommand root)
+    {
+        var ztokens = new Command("ztokens", "Train and evaluate Z-token compressors: a frozen base LM with a compressor and a decompressor LoRA adapter and |Z| new tokens.");
+        ztokens.Subcommands.Add(TrainCommand());
+        ztokens.Subcommands.Add(EvalCommand());
+        root.Subcommands.Add(ztokens);
+    }
+
+    private static Option<int?> ThreadsOption() => new("--threads") { Description = "Threads for the engine (default: all cores)." };
+
+    private static void ApplyThreads(int? threads)
+    {
+        if (threads is { } count)
+        {
+            if (count < 1)
+                throw new CliException("--threads must be ≥ 1");
+            Terse.Neural.Numerics.Compute.Threads = count;
+        }
+    }
+
+    private static Command TrainCommand()
+    {
+        var model = new Option<string>("--model", "-m") { Description = $"Base model: '{ZTokenBaseModels.BuiltIn}' (built in, the default) or a llama2.c .bin / Hugging Face folder.", DefaultValueFactory = _ => ZTokenBaseModels.BuiltIn };
+        var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer (name or file); default: the built-in model's own." };
+        var files = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "Folder to write the trained Z-token model to.", Required = true };
+        var codes = new Option<int>("--z-vocab") { Description = "|Z|: number of Z-tokens.", DefaultValueFactory = _ => 256 };
+        var segment = new Option<int>("--segment") { Description = "Text tokens per coded segment.", DefaultValueFactory = _ => 16 };
+        var maxCode = new Option<int>("--max-code") { Description = "Most Z-tokens per segment.", DefaultValueFactory = _ => 12 };
+        var budget = new Option<float>("--budget") { Description = "Length budget as text tokens per Z-token: beyond ⌈segment / budget⌉ Z-tokens the over-budget penalty applies.", DefaultValueFactory = _ => 2f };
+        var rateWeight = new Option<float>("--rate-weight") { Description = "β: each Z-token costs β·ln|Z| nats.", DefaultValueFactory = _ => 0.02f };
+        var overWeight = new Option<float>("--over-budget-weight") { Description = "λ: each Z-token beyond the budget costs another λ·ln|Z| nats.", DefaultValueFactory = _ => 1f };
+        var continuationWeight = new Option<float>("--continuation-weight") { Description = "Weight of predicting the next segment from the Z code alone (0: off).", DefaultValueFactory = _ => 0.25f };
+        var steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => 2000 };
+        var teacherSteps = new Option<int?>("--teacher-steps") { Description = "Updates of the teacher warm start (default: half of --steps)." };
+        var teacher = new Option<string>("--teacher") { Description = "Teacher code: mispredicted (the tokens the base model mispredicts; content-adaptive) or prefix (the first --max-code tokens).", DefaultValueFactory = _ => "mispredicted" };
+        teacher.AcceptOnlyFromAmong("mispredicted", "prefix");
+        var batch = new Option<int>("--batch") { Description = "Segments per update (each coded twice).", DefaultValueFactory = _ => 16 };
+        var rate = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 3e-3f };
+        var rank = new Option<int>("--rank") { Description = "LoRA rank of both adapters (alpha = 2 × rank).", DefaultValueFactory = _ => 8 };
+        var temperature = new Option<string>("--temperature") { Description = "Gumbel-softmax temperature, start,end (annealed geometrically).", DefaultValueFactory = _ => "0.5,0.3" };
+        var noise = new Option<float>("--noise") { Description = "Scale of the Gumbel noise when sampling codes.", DefaultValueFactory = _ => 0.5f };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the new weights, segment choice and noise.", DefaultValueFactory = _ => 1UL };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints (OUTPUT/checkpoint.safetensors; a later run with the same arguments resumes from it). 0: none.", DefaultValueFactory = _ => 250 };
+        var threads = ThreadsOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var command = new Command("train", "Train a Z-token compressor and decompressor on text files (seeded; resumable from its checkpoint).")
+        {
+            model, tokenizer, files, output, codes, segment, maxCode, budget, rateWeight, overWeight, continuationWeight, steps, teacherSteps, teacher,
+            batch, rate, rank, temperature, noise, seed, checkpointEvery, threads, json,
+        };
+        command.SetGuardedAction(parse =>
+        {
+            ApplyThreads(parse.GetValue(threads));
+            string modelName = parse.GetValue(model)!;
+            var baseModel = ZTokenBaseModels.Load(modelName);
+            var vocabulary = ZTokenBaseModels.LoadTokenizer(parse.GetValue(tokenizer), modelName);
+            int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
+            if (vocabulary.VocabularySize > baseModel.Config.VocabSize)
+                throw new CliException($"tokenizer '{vocabulary.Name}' has {vocabulary.VocabularySize} tokens, the model {baseModel.Config.VocabSize}");
+            ulong seedValue = parse.GetValue(seed);
+            if (seedValue == 0)
+                throw new CliException("--seed must be non-zero");
+            int stepCount = parse.GetValue(steps);
+            if (stepCount < 1)
+                throw new CliException("--steps must be ≥ 1");
+            var (startTemperature, endTemperature) = ParsePair(parse.GetValue(temperature)!, "--temperature");
+            int rankValue = parse.GetValue(rank);
+            var shape = new ZTokenShape(parse.GetValue(codes), parse.GetValue(segment), parse.GetValue(maxCode), rankValue, 2f * rankValue);
+            var corpus = parse.GetValue(files)!.SelectMany(path => CompressCommands.TokenizeExactly(vocabulary, CliIO.ReadAllBytes(path))).ToArray();
+            var z = ZTokenModel.Create(baseModel, ZTokenBaseModels.RecordedName(modelName), shape, bos, (int)(seedValue & int.MaxValue));
+            z.InitializeCodesFrom(ZTokenModel.MostFrequentTokens(corpus, z.Vocabulary.BaseSize, z.Vocabulary.CodeCount));
+            var settings = new ZTokenTrainingSettings
+            {
+                BatchSize = parse.GetValue(batch),
+                TotalSteps = stepCount,
+                WarmupSteps = Math.Max(1, stepCount / 20),
+                LearningRate = parse.GetValue(rate),
+                MinLearningRate = parse.GetValue(rate) / 10,
+                Budget = parse.GetValue(budget),
+                RateWeight = parse.GetValue(rateWeight),
+                OverBudgetWeight = parse.GetValue(overWeight),
+                ContinuationWeight = parse.GetValue(continuationWeight),
+                StartTemperature = startTemperature,
+                EndTemperature = endTemperature,
+                NoiseScale = parse.GetValue(noise),
+                TeacherSteps = parse.GetValue(teacherSteps) ?? stepCount / 2,
+                Teacher = parse.GetValue(teacher) == "prefix" ? TeacherCode.Prefix : TeacherCode.Mispredicted,
+                Seed = seedValue,
+            };
+            var trainer = new ZTokenTrainer(z, settings);
+            if (corpus.Length < trainer.MinimumCorpusTokens)
+                throw new CliException($"the training text has {corpus.Length} tokens; training needs at least {trainer.MinimumCorpusTokens}");
+            string outputPath = parse.GetValue(output)!;
+            string checkpointPath = Path.Combine(outputPath, "checkpoint.safetensors");
+            int every = parse.GetValue(checkpointEvery);
+            if (every > 0 && File.Exists(checkpointPath))
+                trainer.LoadCheckpoint(checkpointPath);
+            else if (every > 0)
+                Directory.CreateDirectory(outputPath);
+
+            bool wantJson = parse.GetValue(json);
+            bool interactive = ProgressReporter.IsInteractive && !wantJson;
+            var clock = Stopwatch.StartNew();
+            var recent = new List<ZTokenStepResult>();
+            var first = new List<ZTokenStepResult>();
+            int startStep = trainer.Step;
+            ProgressReporter.Run("training", stepCount - startStep, (progress, setLabel) =>
+            {
+                while (trainer.Step < stepCount)
+                {
+                    var result = trainer.TrainStep(corpus);
+                    if (first.Count < 20)
+                        first.Add(result);
+                    recent.Add(result);
+                    if (recent.Count > 50)
+                        recent.RemoveAt(0);
+                    progress.Report(trainer.Step - startStep);
+                    string line = Describe(result, recent);
+                    setLabel("training · " + line);
+                    if (!interactive && !wantJson && (trainer.Step % 25 == 0 || trainer.Step == stepCount))
+                        Console.Error.WriteLine($"step {trainer.Step}/{stepCount}: {line}");
+                    if (every > 0 && (trainer.Step % every == 0 || trainer.Step == stepCount))
+                        trainer.SaveCheckpoint(checkpointPath);
+                }
+                return 0;
+            });
+            double seconds = clock.Elapsed.TotalSeconds;
+            var summary = new ZTokenTrainingSummary(
+                trainer.Step, corpus.Length, Math.Round(seconds, 1), settings with { }, shape.Codes, shape.SegmentLength, shape.MaxCodeLength, shape.LoraRank,
+                Average(first, r => r.Loss), Average(recent, r => r.Loss),
+                Average(recent, r => r.ReconstructionBits), Average(recent, r => r.TokenAccuracy), Average(recent, r => r.ExactRate),
+                Average(recent, r => r.MeanCodeLength), outputPath);
+            z.Save(outputPath, vocabulary, summary);
+            if (wantJson)
+                CliIO.WriteJson(summary);
+            else
+                Console.Out.WriteLine($"trained {summary.Steps} steps on {summary.CorpusTokens:N0} tokens in {seconds:F0} s; loss {summary.FirstLoss:F3} → {summary.LastLoss:F3}; " +
+                    $"last 50 steps: reconstruction {summary.ReconstructionBits:F3} bits/token, accuracy {summary.TokenAccuracy:P1}, mean code {summary.MeanCodeLength:F2} Z-tokens; wrote {outputPath}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string Describe(ZTokenStepResult result, List<ZTokenStepResult> recent) =>
+        $"loss {Average(recent, r => r.Loss):F3} · recon {Average(recent, r => r.ReconstructionBits):F3} b/t · acc {Average(recent, r => r.TokenAccuracy):P1} · " +
+        $"Z len {Average(recent, r => r.MeanCodeLength):F2}" + (float.IsNaN(result.TeacherAccuracy) ? "" : $" · teacher {result.TeacherAccuracy:P0}");
+
+    private static double Average(List<ZTokenStepResult> results, Func<ZTokenStepResult, float> value) =>
+        results.Count == 0 ? double.NaN : Math.Round(results.Average(r => (double)value(r)), 4);
+
+    private static (float, float) ParsePair(string text, string option)
+    {
+        var parts = text.Split(',');
+        if (parts.Length != 2 || !float.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out float a)
+            || !float.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out float b) || !(a > 0) || !(b > 0))
+            throw new CliException($"{option} takes two positive numbers, start,end (got '{text}')");
+        return (a, b);
+    }
+
+    /// <summary>Loads a saved Z-token model and its tokenizer (the one named in the manifest, or <paramref name="tokenizer"/>, which must match it).</summary>
+    internal static (ZTokenModel Model, Tokenizer Tokenizer) Load(string directory, string? tokenizer)
+    {
+        var manifest = ZTokenModel.ReadManifest(directory);
+        var vocabulary = Tokenizers.ResolveFor(new Terse.MetaTokens.TokenizerIdentity(manifest.Tokenizer, Convert.FromHexString(manifest.TokenizerFingerprint)), tokenizer);
+        return (ZTokenModel.Load(directory, ZTokenBaseModels.Load), vocabulary);
+    }
+
+    private static Command EvalCommand()
+    {
+        var directory = new Argument<string>("model") { Description = "A folder written by `terse ztokens train`." };
+        var file = new Argument<string>("file") { Description = "Held-out text (not trained on)." };
+        var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file, when the model's is not built in." };
+        var maxSegments = new Option<int?>("--max-segments") { Description = "Evaluate at most this many segments (from the start)." };
+        var noContinuation = new Option<bool>("--no-continuation") { Description = "Skip the continuation experiment." };
+        var perSegment = new Option<bool>("--per-segment") { Description = "With --json: include every segment's figures." };
+        var threads = ThreadsOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var command = new Command("eval", "Held-out evaluation: compression ratio, exact reconstruction, bits per token against the entropy bound, code length vs surprisal, continuation from Z-tokens.")
+        {
+            directory, file, tokenizer, maxSegments, noContinuation, perSegment, threads, json,
+        };
+        command.SetGuardedAction(parse =>
+        {
+            ApplyThreads(parse.GetValue(threads));
+            var (z, vocabulary) = Load(parse.GetValue(directory)!, parse.GetValue(tokenizer));
+            var bytes = CliIO.ReadAllBytes(parse.GetValue(file));
+            var ids = CompressCommands.TokenizeExactly(vocabulary, bytes);
+            if (ids.Length < z.Shape.SegmentLength)
+                throw new CliException($"the text has {ids.Length} tokens: not one segment of {z.Shape.SegmentLength}");
+            var clock = Stopwatch.StartNew();
+            var report = ProgressReporter.Run("evaluating", 1000, progress =>
+                ZTokenEvaluation.Evaluate(z, ids, parse.GetValue(maxSegments), continuation: !parse.GetValue(noContinuation),
+                    progress: new Progress(progress)));
+            // The entropy coder with the same base model, on the same tokens (chunks of its window, not segments).
+            var entropyModel = new LlamaNextTokenModel(ZTokenBaseModels.Load(z.BaseName), z.BaseName);
+            var evaluated = ids.AsSpan(0, (int)report.TextTokens);
+            double entropyBits = new EntropyCodec(entropyModel, vocabulary).Surprisal(evaluated).Sum() / evaluated.Length;
+            var result = new ZTokenEvalResult(report, Math.Round(entropyBits, 4), z.Vocabulary.CodeCount, z.Shape.SegmentLength, Math.Round(clock.Elapsed.TotalSeconds, 1));
+            if (parse.GetValue(json))
+                CliIO.WriteJson(parse.GetValue(perSegment) ? result : result with { Report = report with { PerSegment = [] } });
+            else
+                PrintReport(result);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static void PrintReport(ZTokenEvalResult result)
+    {
+        var r = result.Report;
+        var o = Console.Out;
+        o.WriteLine($"{r.Segments:N0} segments of {result.SegmentLength} tokens ({r.TextTokens:N0} tokens), |Z| = {result.Codes}");
+        o.WriteLine($"  ratio {r.Ratio:F2} text tokens per Z-token (mean code {r.MeanCodeLength:F2}); exact from the code alone: {r.ExactRate:P1} of segments; token accuracy {r.TokenAccuracy:P1}");
+        o.WriteLine($"  bits/token: Z code {r.CodeBitsPerToken:F3}; lossless payload (code + corrections or raw) {r.LosslessBitsPerToken:F3}; " +
+            $"decompressor cross-entropy after the code {r.ReconstructionBitsPerToken:F3} (after another segment's code {r.ReconstructionBitsPerTokenOtherCode:F3})");
+        o.WriteLine($"  entropy bound: base model per segment from BOS {r.SurprisalBitsPerToken:F3}; entropy coder on the same tokens {result.EntropyCoderBitsPerToken:F3}");
+        o.WriteLine($"  code length vs surprisal: Pearson {r.SurprisalCodeLengthPearson:F3}, Spearman {r.SurprisalCodeLengthSpearman:F3}");
+        foreach (var bin in r.Bins)
+            o.WriteLine($"    {bin.Segments,6} segments, surprisal {bin.MeanSurprisalBits,7:F1} bits: code {bin.MeanCodeLength,5:F2}, exact {bin.ExactRate,6:P1}, accuracy {bin.TokenAccuracy,6:P1}");
+        if (r.Continuation is { } c)
+            o.WriteLine($"  continuation of the next segment (bits/token, {c.Pairs:N0} pairs): nothing {c.Nothing:F3}, full text {c.FullText:F3}, " +
+                $"Z-tokens via decompressor {c.ZTokens:F3}, Z-tokens read by the base alone {c.ZTokensBaseOnly:F3}");
+    }
+
+    private sealed class Progress(IProgress<long> inner) : IProgress<double>
+    {
+        public void Report(double value) => inner.Report((long)(Math.Clamp(value, 0, 1) * 1000));
+    }
+}
+
+/// <summary>What `terse ztokens train` reports (and records in the model's manifest).</summary>
+internal sealed record ZTokenTrainingSummary(
+    int Steps, int CorpusTokens, double Seconds, ZTokenTrainingSettings Settings, int Codes, int SegmentLength, int MaxCodeLength, int LoraRank,
+    double FirstLoss, double LastLoss, double ReconstructionBits, double TokenAccuracy, double ExactRate, double MeanCodeLength, string Output);
+
+/// <summary>What `terse ztokens eval` reports.</summary>
+internal sealed record ZTokenEvalResult(ZTokenEvaluationReport Report, double EntropyCoderBitsPerToken, int Codes, int SegmentLength, double Seconds);
+
+/// <summary>
+/// <c>-m ztokens</c>: a trained Z-token model as a lossless method (TZTK container, docs/formats.md).
+/// Each segment is stored as its Z code when greedy decoding restores it, else as the code with
+/// corrections or as its ids, whichever is smaller (--strict: ids).
+/// </summary>
+internal sealed class ZTokenCompressionMethod : ICompressionMethod
+{
+    private readonly Option<string?> compressModel = ModelOption();
+    private readonly Option<string?> decompressModel = ModelOption();
+    private readonly Option<bool> strict = new("--strict") { Description = "ztokens: store a segment whose Z code does not restore it exactly as its ids (no corrections)" };
+    private readonly Option<bool> noVerify = CompressCommands.NoVerifyOption;
+
+    public string Name => "ztokens";
+
+    public string Description => "lossless learned Z-token codes with per-segment fallback; needs --ztokens DIR";
+
+    public IReadOnlyList<Option> CompressOptions => [compressModel, strict, noVerify];
+
+    public IReadOnlyList<Option> DecompressOptions => [decompressModel];
+
+    public long ProgressThresholdBytes => 4 * 1024;
+
+    private static Option<string?> ModelOption() => new("--ztokens") { Description = "ztokens: the folder of a model trained by `terse ztokens train`" };
+
+    public bool IsContainer(ReadOnlySpan<byte> data) => ZTokenCompressor.IsContainer(data);
+
+    private static string RequireModel(MethodContext context, Option<string?> option) =>
+        context.Parse.GetValue(option) ?? throw new CliException("-m ztokens needs the trained model: add --ztokens DIR");
+
+    public CompressionOutcome Compress(byte[] input, MethodContext context)
+    {
+        var (model, tokenizer) = ZTokenCommands.Load(RequireModel(context, compressModel), context.Tokenizer);
+        var ids = CompressCommands.TokenizeExactly(tokenizer, input);
+        var compressor = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Repair: !context.Parse.GetValue(strict)));
+        var (container, report) = compressor.Compress(input, ids, verify: !context.Parse.GetValue(noVerify), context.Progress);
+        if (report.Exact == false)
+            throw new InvalidOperationException("Z-token coding did not round-trip this input; please report it");
+        string summary = $"{report.InputBytes:N0} bytes, {report.InputTokens:N0} tokens in {report.Segments:N0} segments → {report.OutputBytes:N0} bytes " +
+            $"({report.BitsPerToken:F3} bits/token); exact codes {report.ExactSegments:N0}, repaired {report.RepairedSegments:N0} ({report.Corrections:N0} corrections), " +
+            $"raw fallback {report.RawSegments:N0} ({report.FallbackRate:P1})" + (report.Exact == true ? "; round trip checked" : "");
+        return new CompressionOutcome(container, report with { }, summary);
+    }
+
+    public DecompressionOutcome Decompress(byte[] container, MethodContext context)
+    {
+        var header = ZTokenCompressor.ReadHeader(container);
+        var (model, tokenizer) = ZTokenCommands.Load(RequireModel(context, decompressModel), context.Tokenizer);
+        var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress);
+        var report = new DecompressReport(Name, tokenizer.Name, container.Length, header.TokenCount, output.Length);
+        return new DecompressionOutcome(output, report, $"ztokens: {container.Length:N0} bytes → {header.TokenCount:N0} tokens → {output.Length:N0} bytes");
+    }
+}

@@ -1,0 +1,188 @@
+using Terse.IO;
+using Terse.Tokenization;
+
+namespace Terse.ZTokens;
+
+/// <param name="Repair">Keep a Z code whose greedy decoding deviates, with corrections at the deviating positions, when that is smaller than the raw ids; false: such a segment falls back to its raw ids.</param>
+/// <param name="MaxDegreeOfParallelism">Segments coded at once (default: one per core); the output does not depend on it.</param>
+public sealed record ZTokenCompressionOptions(bool Repair = true, int? MaxDegreeOfParallelism = null);
+
+/// <summary>What a compression did, segment by segment.</summary>
+/// <param name="ExactSegments">Segments stored as a Z code that greedy decoding restores on its own.</param>
+/// <param name="RepairedSegments">Segments stored as a Z code plus corrections.</param>
+/// <param name="RawSegments">Segments stored as their token ids (the fallback).</param>
+/// <param name="CodeTokens">Z-tokens stored (exact and repaired segments).</param>
+/// <param name="ExactTextTokens">Text tokens in exact segments; with <see cref="ExactCodeTokens"/>, the ratio of the Z code where it alone suffices.</param>
+/// <param name="Exact">The container was decompressed again and gave back the input byte for byte (null: not checked).</param>
+public sealed record ZTokenCompressionReport(
+    long InputBytes, int InputTokens, int Segments, int ExactSegments, int RepairedSegments, int RawSegments,
+    long CodeTokens, long ExactCodeTokens, long ExactTextTokens, long Corrections, long RawTokens, long OutputBytes, bool? Exact)
+{
+    /// <summary>Text tokens per Z-token over the segments whose code alone restores them (0 when none).</summary>
+    public double ExactRatio => ExactCodeTokens == 0 ? 0 : (double)ExactTextTokens / ExactCodeTokens;
+
+    /// <summary>Fraction of segments the fallback stored raw.</summary>
+    public double FallbackRate => Segments == 0 ? 0 : (double)RawSegments / Segments;
+
+    public double BitsPerToken => InputTokens == 0 ? 0 : 8.0 * OutputBytes / InputTokens;
+}
+
+/// <summary>
+/// Lossless compression of whole texts with a trained <see cref="ZTokenModel"/>: the token ids are
+/// cut into segments of the model's length; each is coded greedily, decoded greedily at once to
+/// check, and stored as the smallest of: its Z code (exact), its Z code with corrections where the
+/// decoding deviated (repaired), or its ids (raw). The container (<see cref="ZTokenContainer"/>)
+/// names the model's identity and the tokenizer's fingerprint, and keeps a CRC-32C of the original,
+/// so the round trip is always exact — or refused.
+/// </summary>
+public sealed class ZTokenCompressor
+{
+    private readonly ZTokenModel _model;
+    private readonly Tokenizer _tokenizer;
+
+    public ZTokenCompressor(ZTokenModel model, Tokenizer tokenizer, ZTokenCompressionOptions? options = null)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        Options = options ?? new ZTokenCompressionOptions();
+        if (tokenizer.VocabularySize > model.Vocabulary.BaseSize)
+            throw new ArgumentException($"tokenizer '{tokenizer.Name}' has {tokenizer.VocabularySize} tokens; the model's base vocabulary has {model.Vocabulary.BaseSize}");
+    }
+
+    public ZTokenCompressionOptions Options { get; }
+
+    public static bool IsContainer(ReadOnlySpan<byte> data) => data.StartsWith(ZTokenContainer.Magic);
+
+    /// <summary>Reads a container's header (validated, checksum included) without decoding it.</summary>
+    public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container) => ZTokenContainer.ReadHeader(container);
+
+    /// <summary>
+    /// Compresses <paramref name="original"/>, given as <paramref name="ids"/> that the tokenizer decodes
+    /// back to exactly those bytes (checked). With <paramref name="verify"/> the container is
+    /// decompressed again and compared. <paramref name="progress"/> gets the fraction done.
+    /// </summary>
+    public (byte[] Container, ZTokenCompressionReport Report) Compress(ReadOnlySpan<byte> original, int[] ids, bool verify = true, IProgress<double>? progress = null)
+    {
+        if (!_tokenizer.DecodeToBytes(ids).AsSpan().SequenceEqual(original))
+            throw new ArgumentException($"the ids do not decode to the original bytes with tokenizer '{_tokenizer.Name}'", nameof(ids));
+        foreach (int id in ids)
+            if ((uint)id >= (uint)_model.Vocabulary.BaseSize)
+                throw new ArgumentOutOfRangeException(nameof(ids), id, "token id outside the model's base vocabulary");
+        var header = Header(original.Length, Crc32C.Compute(original), ids.Length);
+        var widths = ZTokenContainer.Widths.Of(header.Codes, header.MaxCodeLength, header.SegmentLength, header.BaseVocabulary);
+        var segments = new StoredSegment[header.SegmentCount];
+        int done = 0;
+        Run(segments.Length, (codec, i) =>
+        {
+            var segment = ids.AsSpan(i * header.SegmentLength, header.SegmentLengthAt(i));
+            var code = codec.Encode(segment);
+            var corrections = codec.FindCorrections(code, segment);
+            bool useCode = corrections.Count == 0
+                || (Options.Repair && widths.CodeBits(code.Length, corrections.Count) < widths.RawBits(segment.Length));
+            segments[i] = useCode ? new StoredSegment(code, corrections, null) : new StoredSegment([], Corrections.None, segment.ToArray());
+            progress?.Report((verify ? 0.5 : 1.0) * Interlocked.Increment(ref done) / segments.Length);
+        });
+        var container = ZTokenContainer.Write(header, segments, _model.Vocabulary.FirstCode);
+        bool? exact = null;
+        if (verify)
+            exact = Decompress(container, progress is null ? null : new SecondHalf(progress)).AsSpan().SequenceEqual(original);
+        return (container, Report(original.Length, ids.Length, header, segments, container.Length, exact));
+    }
+
+    /// <summary>Restores the original bytes; throws <see cref="InvalidDataException"/> for a malformed container or another model or tokenizer.</summary>
+    public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<double>? progress = null)
+    {
+        var (header, segments) = ZTokenContainer.Read(container, _model.Vocabulary.FirstCode);
+        CheckMatches(header);
+        var ids = new int[header.TokenCount];
+        int done = 0;
+        Run(segments.Length, (codec, i) =>
+        {
+            int length = header.SegmentLengthAt(i);
+            var segment = segments[i];
+            var tokens = segment.Raw ?? codec.Decode(segment.Code, length, segment.Corrections);
+            tokens.CopyTo(ids, i * header.SegmentLength);
+            progress?.Report((double)Interlocked.Increment(ref done) / segments.Length);
+        });
+        var bytes = _tokenizer.DecodeToBytes(ids);
+        if (bytes.Length != header.OriginalLength)
+            throw new InvalidDataException($"Z-token container decodes to {bytes.Length} bytes, not its declared {header.OriginalLength}");
+        uint crc = Crc32C.Compute(bytes);
+        if (crc != header.OriginalCrc)
+            throw new InvalidDataException($"decoded bytes fail the checksum ({crc:x8}, expected {header.OriginalCrc:x8}): corrupt container");
+        return bytes;
+    }
+
+    private ZTokenContainerHeader Header(int originalLength, uint crc, int tokens) => new()
+    {
+        ModelName = _model.BaseName == ZTokenBaseModels.BuiltIn ? "ztokens:" + ZTokenBaseModels.BuiltIn : "ztokens:" + Path.GetFileName(_model.BaseName),
+        ModelIdentity = _model.Identity,
+        TokenizerName = _tokenizer.Name,
+        TokenizerFingerprint = _tokenizer.Fingerprint.ToArray(),
+        BaseVocabulary = _model.Vocabulary.BaseSize,
+        Codes = _model.Vocabulary.CodeCount,
+        SegmentLength = _model.Shape.SegmentLength,
+        MaxCodeLength = _model.Shape.MaxCodeLength,
+        OriginalLength = originalLength,
+        OriginalCrc = crc,
+        TokenCount = tokens,
+    };
+
+    private void CheckMatches(ZTokenContainerHeader header)
+    {
+        if (!header.ModelIdentity.AsSpan().SequenceEqual(_model.Identity))
+            throw new InvalidDataException($"this file was compressed with Z-token model {Convert.ToHexStringLower(header.ModelIdentity)} ({header.ModelName}), " +
+                $"but the given model is {Convert.ToHexStringLower(_model.Identity)}");
+        if (!header.TokenizerFingerprint.AsSpan().SequenceEqual(_tokenizer.Fingerprint))
+            throw new InvalidDataException($"this file was compressed with tokenizer '{header.TokenizerName}' (fingerprint {Convert.ToHexStringLower(header.TokenizerFingerprint)}), " +
+                $"but the given tokenizer is '{_tokenizer.Name}' (fingerprint {Convert.ToHexStringLower(_tokenizer.Fingerprint)})");
+        if (header.BaseVocabulary != _model.Vocabulary.BaseSize || header.Codes != _model.Vocabulary.CodeCount
+            || header.SegmentLength != _model.Shape.SegmentLength || header.MaxCodeLength != _model.Shape.MaxCodeLength)
+            throw new InvalidDataException("the container's code shape does not match the model's");
+    }
+
+    /// <summary>Runs <paramref name="work"/> for every segment, one codec (two sessions) per worker.</summary>
+    private void Run(int count, Action<ZTokenCodec, int> work)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism ?? Environment.ProcessorCount };
+        Parallel.For(0, count, options, () => new ZTokenCodec(_model), (i, _, codec) =>
+        {
+            work(codec, i);
+            return codec;
+        }, _ => { });
+    }
+
+    private static ZTokenCompressionReport Report(long inputBytes, int inputTokens, ZTokenContainerHeader header, StoredSegment[] segments, long outputBytes, bool? exact)
+    {
+        int exactSegments = 0, repaired = 0, raw = 0;
+        long codeTokens = 0, exactCode = 0, exactText = 0, corrections = 0, rawTokens = 0;
+        for (int i = 0; i < segments.Length; i++)
+        {
+            var s = segments[i];
+            if (s.Raw is { } ids)
+            {
+                raw++;
+                rawTokens += ids.Length;
+                continue;
+            }
+            codeTokens += s.Code.Length;
+            corrections += s.Corrections.Count;
+            if (s.Corrections.Count == 0)
+            {
+                exactSegments++;
+                exactCode += s.Code.Length;
+                exactText += header.SegmentLengthAt(i);
+            }
+            else
+                repaired++;
+        }
+        return new ZTokenCompressionReport(inputBytes, inputTokens, segments.Length, exactSegments, repaired, raw,
+            codeTokens, exactCode, exactText, corrections, rawTokens, outputBytes, exact);
+    }
+
+    /// <summary>Maps the verifying decompression's progress onto the second half of the whole.</summary>
+    private sealed class SecondHalf(IProgress<double> inner) : IProgress<double>
+    {
+        public void Report(double value) => inner.Report(0.5 + 0.5 * value);
+    }
+}

@@ -1,0 +1,265 @@
+using System.Buffers.Binary;
+using System.Text;
+using Terse.IO;
+
+namespace Terse.ZTokens;
+
+/// <summary>How one segment is stored: its Z code and corrections, or (fallback) its token ids.</summary>
+/// <param name="Code">Z-token ids (empty for a raw segment).</param>
+/// <param name="Corrections">Where greedy decoding of the code must be overridden (none for an exact code).</param>
+/// <param name="Raw">The segment's token ids when stored as they are, else null.</param>
+public sealed record StoredSegment(int[] Code, Corrections Corrections, int[]? Raw)
+{
+    public bool IsRaw => Raw is not null;
+}
+
+/// <summary>The header of a Z-token container (docs/formats.md, "Z-token container").</summary>
+public sealed record ZTokenContainerHeader
+{
+    public required string ModelName { get; init; }
+    /// <summary><see cref="ZTokenModel.Identity"/>: base, new rows and both adapters.</summary>
+    public required byte[] ModelIdentity { get; init; }
+    public required string TokenizerName { get; init; }
+    public required byte[] TokenizerFingerprint { get; init; }
+    public required int BaseVocabulary { get; init; }
+    public required int Codes { get; init; }
+    public required int SegmentLength { get; init; }
+    public required int MaxCodeLength { get; init; }
+    public required int OriginalLength { get; init; }
+    public required uint OriginalCrc { get; init; }
+    public required int TokenCount { get; init; }
+
+    public int SegmentCount => (TokenCount + SegmentLength - 1) / SegmentLength;
+
+    public int SegmentLengthAt(int index) => Math.Min(SegmentLength, TokenCount - index * SegmentLength);
+}
+
+/// <summary>
+/// Reads and writes the TZTK container: magic, version, model and tokenizer identities, the code
+/// shape, the original's length and CRC-32C, the token count, then a bit-packed payload of one
+/// record per segment (a flag; a Z code with its corrections, or the raw ids), then a CRC-32C of all
+/// that precedes it. Reading validates everything it can without the model.
+/// </summary>
+internal static class ZTokenContainer
+{
+    public static ReadOnlySpan<byte> Magic => "TZTK"u8;
+    public const byte Version = 1;
+    public const int MaxNameBytes = 256, MaxIdentityBytes = 64, MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096;
+    private const int TrailerBytes = 4;
+
+    /// <summary>Bit widths of the payload's fields for a header's shape.</summary>
+    internal readonly record struct Widths(int CodeLength, int Code, int CorrectionCount, int Position, int Token)
+    {
+        public static Widths Of(int codes, int maxCodeLength, int segmentLength, int vocabulary) => new(
+            BitWriter.WidthFor(maxCodeLength - 1), BitWriter.WidthFor(codes - 1), BitWriter.WidthFor(segmentLength),
+            BitWriter.WidthFor(segmentLength - 1), BitWriter.WidthFor(vocabulary - 1));
+
+        /// <summary>Bits a segment takes as a code with corrections, and as raw ids.</summary>
+        public long CodeBits(int codeLength, int corrections) => 1 + CodeLength + (long)codeLength * Code + CorrectionCount + (long)corrections * (Position + Token);
+
+        public long RawBits(int segmentLength) => 1 + (long)segmentLength * Token;
+    }
+
+    public static byte[] Write(ZTokenContainerHeader header, IReadOnlyList<StoredSegment> segments, int firstCode)
+    {
+        if (segments.Count != header.SegmentCount)
+            throw new ArgumentException($"{segments.Count} segments for a header that declares {header.SegmentCount}");
+        var widths = Widths.Of(header.Codes, header.MaxCodeLength, header.SegmentLength, header.BaseVocabulary);
+        var payload = new BitWriter();
+        for (int i = 0; i < segments.Count; i++)
+        {
+            var segment = segments[i];
+            payload.Write(segment.IsRaw ? 1u : 0u, 1);
+            if (segment.Raw is { } raw)
+            {
+                if (raw.Length != header.SegmentLengthAt(i))
+                    throw new ArgumentException($"raw segment {i} has {raw.Length} tokens, expected {header.SegmentLengthAt(i)}");
+                foreach (int token in raw)
+                    payload.Write((uint)token, widths.Token);
+                continue;
+            }
+            payload.Write((uint)(segment.Code.Length - 1), widths.CodeLength);
+            foreach (int code in segment.Code)
+                payload.Write((uint)(code - firstCode), widths.Code);
+            payload.Write((uint)segment.Corrections.Count, widths.CorrectionCount);
+            for (int c = 0; c < segment.Corrections.Count; c++)
+            {
+                payload.Write((uint)segment.Corrections.Positions[c], widths.Position);
+                payload.Write((uint)segment.Corrections.Tokens[c], widths.Token);
+            }
+        }
+        var payloadBytes = payload.ToArray();
+
+        using var stream = new MemoryStream();
+        stream.Write(Magic);
+        stream.WriteByte(Version);
+        VarInt.Write(stream, 0); // flags: none defined
+        WriteBytes(stream, Encoding.UTF8.GetBytes(header.ModelName), MaxNameBytes, "model name");
+        WriteBytes(stream, header.ModelIdentity, MaxIdentityBytes, "model identity");
+        WriteBytes(stream, Encoding.UTF8.GetBytes(header.TokenizerName), MaxNameBytes, "tokenizer name");
+        WriteBytes(stream, header.TokenizerFingerprint, MaxIdentityBytes, "tokenizer fingerprint");
+        foreach (int value in new[] { header.BaseVocabulary, header.Codes, header.SegmentLength, header.MaxCodeLength, header.OriginalLength })
+            VarInt.Write(stream, (ulong)value);
+        WriteUInt32(stream, header.OriginalCrc);
+        VarInt.Write(stream, (ulong)header.TokenCount);
+        VarInt.Write(stream, (ulong)payloadBytes.Length);
+        stream.Write(payloadBytes);
+        WriteUInt32(stream, Crc32C.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
+        return stream.ToArray();
+    }
+
+    /// <summary>The header alone (structure and checksum validated).</summary>
+    public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container) => Read(container, firstCode: 0, parseSegments: false).Header;
+
+    /// <summary>Parses and validates the whole container; codes come back as ids from <paramref name="firstCode"/>.</summary>
+    public static (ZTokenContainerHeader Header, StoredSegment[] Segments) Read(ReadOnlySpan<byte> container, int firstCode, bool parseSegments = true)
+    {
+        int minimum = Magic.Length + 1 + TrailerBytes;
+        if (container.Length < minimum || !container[..Magic.Length].SequenceEqual(Magic))
+            throw new InvalidDataException("not a Terse Z-token container (missing magic 'TZTK')");
+        byte version = container[Magic.Length];
+        if (version != Version)
+            throw new InvalidDataException($"Z-token container version {version} is not supported (this build reads version {Version})");
+        int bodyEnd = container.Length - TrailerBytes;
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(container[bodyEnd..]);
+        uint actual = Crc32C.Compute(container[..bodyEnd]);
+        if (stored != actual)
+            throw new InvalidDataException($"Z-token container is corrupt or truncated: checksum {actual:x8} does not match the stored {stored:x8}");
+        var body = container[..bodyEnd];
+        int position = Magic.Length + 1;
+        ulong flags = VarInt.Read(body, ref position);
+        if (flags != 0)
+            throw new InvalidDataException($"Z-token container has unknown flags {flags:x}");
+        string modelName = ReadName(body, ref position, "model name");
+        byte[] modelIdentity = ReadBytes(body, ref position, MaxIdentityBytes, "model identity");
+        string tokenizerName = ReadName(body, ref position, "tokenizer name");
+        byte[] tokenizerFingerprint = ReadBytes(body, ref position, MaxIdentityBytes, "tokenizer fingerprint");
+        int vocabulary = VarInt.ReadBounded(body, ref position, 1 << 22, "base vocabulary size");
+        int codes = VarInt.ReadBounded(body, ref position, ZVocabulary.MaxCodes, "code count");
+        int segmentLength = VarInt.ReadBounded(body, ref position, MaxSegmentLength, "segment length");
+        int maxCode = VarInt.ReadBounded(body, ref position, MaxCodeLengthLimit, "longest code");
+        if (vocabulary < 1 || codes < ZVocabulary.MinCodes || segmentLength < 1 || maxCode < 1)
+            throw new InvalidDataException($"Z-token container declares an impossible shape (vocabulary {vocabulary}, {codes} codes, segments of {segmentLength}, codes of up to {maxCode})");
+        int originalLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "original length");
+        if (position + 4 > body.Length)
+            throw new InvalidDataException("Z-token container truncated in the original checksum");
+        uint originalCrc = BinaryPrimitives.ReadUInt32LittleEndian(body[position..]);
+        position += 4;
+        int tokenCount = VarInt.ReadBounded(body, ref position, int.MaxValue, "token count");
+        int payloadLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "payload length");
+        if (payloadLength != body.Length - position)
+            throw new InvalidDataException($"Z-token container declares a payload of {payloadLength} bytes, but {body.Length - position} remain");
+        if ((tokenCount == 0) != (originalLength == 0))
+            throw new InvalidDataException($"Z-token container has {tokenCount} tokens for {originalLength} original bytes");
+        var header = new ZTokenContainerHeader
+        {
+            ModelName = modelName,
+            ModelIdentity = modelIdentity,
+            TokenizerName = tokenizerName,
+            TokenizerFingerprint = tokenizerFingerprint,
+            BaseVocabulary = vocabulary,
+            Codes = codes,
+            SegmentLength = segmentLength,
+            MaxCodeLength = maxCode,
+            OriginalLength = originalLength,
+            OriginalCrc = originalCrc,
+            TokenCount = tokenCount,
+        };
+        // Every segment takes at least its flag bit: bound the count before allocating.
+        if (header.SegmentCount > payloadLength * 8L)
+            throw new InvalidDataException($"Z-token container declares {tokenCount} tokens ({header.SegmentCount} segments), more than {payloadLength} payload bytes can hold");
+        if (!parseSegments)
+            return (header, []);
+
+        var widths = Widths.Of(codes, maxCode, segmentLength, vocabulary);
+        var reader = new BitReader(body[position..]);
+        var segments = new StoredSegment[header.SegmentCount];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            int length = header.SegmentLengthAt(i);
+            string where = $"segment {i}";
+            if (reader.Read(1, $"the flag of {where}") == 1)
+            {
+                if (reader.RemainingBits < (long)length * widths.Token)
+                    throw new InvalidDataException($"Z-token payload ends inside the tokens of {where}");
+                var raw = new int[length];
+                for (int t = 0; t < length; t++)
+                    raw[t] = ReadToken(ref reader, widths, vocabulary, $"a token of {where}");
+                segments[i] = new StoredSegment([], Corrections.None, raw);
+                continue;
+            }
+            int codeLength = (int)reader.Read(widths.CodeLength, $"the code length of {where}") + 1;
+            if (codeLength > maxCode)
+                throw new InvalidDataException($"{where} has a code of {codeLength} Z-tokens; at most {maxCode} are allowed");
+            var code = new int[codeLength];
+            for (int k = 0; k < codeLength; k++)
+            {
+                uint value = reader.Read(widths.Code, $"a Z-token of {where}");
+                if (value >= (uint)codes)
+                    throw new InvalidDataException($"{where} has Z-token {value}; the model has {codes}");
+                code[k] = firstCode + (int)value;
+            }
+            int count = (int)reader.Read(widths.CorrectionCount, $"the correction count of {where}");
+            if (count > length)
+                throw new InvalidDataException($"{where} has {count} corrections for {length} tokens");
+            var positions = new int[count];
+            var tokens = new int[count];
+            for (int c = 0; c < count; c++)
+            {
+                positions[c] = (int)reader.Read(widths.Position, $"a correction position of {where}");
+                if (positions[c] >= length || (c > 0 && positions[c] <= positions[c - 1]))
+                    throw new InvalidDataException($"{where}: correction positions must increase within 0..{length - 1} (found {positions[c]})");
+                tokens[c] = ReadToken(ref reader, widths, vocabulary, $"a correction token of {where}");
+            }
+            segments[i] = new StoredSegment(code, new Corrections(positions, tokens), null);
+        }
+        reader.RequireEnd();
+        return (header, segments);
+    }
+
+    private static int ReadToken(ref BitReader reader, Widths widths, int vocabulary, string what)
+    {
+        uint token = reader.Read(widths.Token, what);
+        if (token >= (uint)vocabulary)
+            throw new InvalidDataException($"{what} is {token}, outside the vocabulary of {vocabulary}");
+        return (int)token;
+    }
+
+    private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes, int max, string what)
+    {
+        if (bytes.Length > max)
+            throw new ArgumentException($"{what} is {bytes.Length} bytes; at most {max} fit in the container");
+        VarInt.Write(stream, (ulong)bytes.Length);
+        stream.Write(bytes);
+    }
+
+    private static void WriteUInt32(Stream stream, uint value)
+    {
+        Span<byte> buffer = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer, value);
+        stream.Write(buffer);
+    }
+
+    private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position, int max, string what)
+    {
+        int length = VarInt.ReadBounded(body, ref position, max, $"length of the {what}");
+        if (length > body.Length - position)
+            throw new InvalidDataException($"Z-token container truncated in the {what} ({length} bytes declared, {body.Length - position} left)");
+        var bytes = body.Slice(position, length).ToArray();
+        position += length;
+        return bytes;
+    }
+
+    private static string ReadName(ReadOnlySpan<byte> body, ref int position, string what)
+    {
+        var bytes = ReadBytes(body, ref position, MaxNameBytes, what);
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidDataException($"the {what} in the Z-token container is not valid UTF-8");
+        }
+    }
+}
