@@ -20,6 +20,7 @@ public static class Program
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
         ["ztokens-split"] = ZTokens.ZTokenSplitCommand.Run,
+        ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
     };
 
     public static int Main(string[] args)
