@@ -18,6 +18,7 @@ public static class Program
         ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
+        ["metatokens-phases"] = MetaTokens.MetaTokenPhasesCommand.Run,
     };
 
     public static int Main(string[] args)

@@ -43,21 +43,4 @@ internal sealed class CoverageBits(int length)
         }
         CoveredCount += count;
     }
-
-    /// <summary>Number of uncovered positions from <paramref name="start"/> before the next covered one, at most <paramref name="max"/>.</summary>
-    public int FreeLength(int start, int max)
-    {
-        int limit = Math.Min(start + max, length);
-        int w = start >> 6;
-        ulong bits = words[w] & (~0UL << (start & 63));
-        while (true)
-        {
-            if (bits != 0)
-                return Math.Min(w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits), limit) - start;
-            w++;
-            if (w * 64 >= limit)
-                return limit - start;
-            bits = words[w];
-        }
-    }
 }

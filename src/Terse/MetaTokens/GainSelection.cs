@@ -8,54 +8,38 @@ internal readonly record struct RepeatedRun(int Lb, int Rb, int Length);
 
 /// <summary>
 /// The "gain" strategy's selection: choose runs in order of tokens saved, re-counting as it goes.
-/// A run of L symbols used K times without overlap turns K·L body symbols into K references and
-/// adds a definition costing 1 + (its length in base tokens), so it saves K·(L−1) − 1 − E where E is
-/// its expanded length (E = L on plain tokens: (K−1)(L−1) − 2, the paper's N·K &gt; 1+N+K).
+/// The state is the body so far, kept over the original positions (<see cref="SymbolStarts"/>):
+/// an occurrence of a run may replace any span that starts and ends on a body symbol boundary,
+/// so a long repeat can swallow whole occurrences of shorter runs chosen before it (a frequent
+/// " of the" does not cut the long repeats it sits in). Replacing a span of c body symbols by one
+/// saves c − 1; a run of L tokens costs 1 + L in the dictionary, so on untouched text K uses save
+/// K·(L−1) − 1 − L = (K−1)(L−1) − 2, the paper's N·K &gt; 1+N+K.
 /// Every suffix-tree node is a candidate, keyed by an upper bound on its saving; the best is taken
 /// lazily: candidates are visited in decreasing order of their key, each re-counted against the
-/// positions still free and accepted only if it still beats the next key; otherwise it goes into a
-/// heap with its re-counted saving as the new key. Savings only shrink as positions get covered,
-/// so each accepted run is one of the largest current savings.
+/// current body and accepted only if it still beats the next key; otherwise it goes into a heap
+/// with its re-counted saving as the new key. Savings only shrink as the body's boundaries are
+/// merged away, so each accepted run is one of the largest current savings. Runs whose occurrences
+/// were swallowed keep their dictionary entries here; the optimal parse that follows drops those
+/// that stop paying.
 /// </summary>
 internal sealed class GainSelection
 {
     private readonly RepeatIndex index;
-    private readonly long[]? expandedPrefix; // expandedPrefix[p] = base tokens the first p symbols stand for; null: one each
     private readonly int maxLength;
 
-    private GainSelection(RepeatIndex index, int maxLength, long[]? expandedPrefix)
+    private GainSelection(RepeatIndex index, int maxLength)
     {
         this.index = index;
         this.maxLength = maxLength;
-        this.expandedPrefix = expandedPrefix;
     }
 
-    /// <param name="expandedLengths">
-    /// For a sequence that already contains meta-tokens: how many base tokens each symbol stands
-    /// for (a definition is written out in base tokens). Null when every symbol is one token, or
-    /// when definitions may use meta-tokens (hierarchical), where a definition costs its symbols.
-    /// </param>
-    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength, Func<int, int>? expandedLengths = null)
-    {
-        long[]? prefix = null;
-        if (expandedLengths is not null)
-        {
-            var text = index.Text;
-            prefix = new long[text.Length + 1];
-            for (int i = 0; i < text.Length; i++)
-                prefix[i + 1] = prefix[i] + expandedLengths(text[i]);
-        }
-        return new GainSelection(index, maxLength, prefix).Run();
-    }
+    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength) => new GainSelection(index, maxLength).Run();
 
     /// <summary>Tokens saved by a run used <paramref name="uses"/> times whose definition costs <paramref name="definitionCost"/> tokens.</summary>
     public static long Saving(long uses, int length, long definitionCost) => uses * (length - 1) - definitionCost;
 
     /// <summary>Tokens saved by a run of plain tokens: (uses−1)(length−1) − 2.</summary>
     public static long Saving(long uses, int length) => Saving(uses, length, 1 + length);
-
-    private long DefinitionCost(int position, int length) =>
-        1 + (expandedPrefix is null ? length : expandedPrefix[position + length] - expandedPrefix[position]);
 
     private List<RepeatedRun> Run()
     {
@@ -65,9 +49,7 @@ internal sealed class GainSelection
 
         var sa = index.Sa;
         int n = index.Text.Length;
-        var coverage = new CoverageBits(n);
-        // Candidates are visited in order of their first key straight from a sorted array (memory
-        // friendly: most are looked at once); only those pushed back after a re-count go to a heap.
+        var starts = new SymbolStarts(n);
         var ordered = candidates.ToArray();
         var firstKeys = new long[ordered.Length];
         for (int c = 0; c < ordered.Length; c++)
@@ -76,7 +58,6 @@ internal sealed class GainSelection
         var heap = new MaxHeap(1024);
         int nextFirst = 0;
 
-        // Occurrence lists, sorted, stored on first evaluation in one pool; they only shrink.
         var pool = new int[Math.Max(1024, n)];
         int poolUsed = 0;
         var poolStart = new int[ordered.Length];
@@ -106,14 +87,9 @@ internal sealed class GainSelection
             if (SavingOf(key) <= 0)
                 break;
             var candidate = ordered[c];
-            // However it is cut, the run cannot be used more often than the free positions allow.
-            int uncovered = n - coverage.CoveredCount;
-            if ((long)(uncovered / candidate.ShortestLength) * (candidate.Length - 1) - 1 - candidate.ShortestLength <= 0)
+            if (starts.SymbolCount - 2 - candidate.ShortestLength <= 0)
                 continue;
 
-            // Re-count. An occurrence keeps the free room to its right (up to the node depth);
-            // one without room for even the shortest length of the node is dropped for good, as
-            // coverage only grows.
             if (poolStart[c] < 0)
             {
                 int k = candidate.Rb - candidate.Lb + 1;
@@ -133,9 +109,12 @@ internal sealed class GainSelection
             int minGap = int.MaxValue;
             foreach (int p in own)
             {
-                int room = coverage.FreeLength(p, candidate.Length);
-                if (room < candidate.ShortestLength)
+                if (!starts.IsStart(p))
                     continue;
+                int end = starts.LastStartIn(p + candidate.ShortestLength, p + candidate.Length);
+                if (end < 0)
+                    continue;
+                int room = end - p;
                 if (kept > 0)
                     minGap = Math.Min(minGap, p - own[kept - 1]);
                 allFull &= room == candidate.Length;
@@ -148,13 +127,12 @@ internal sealed class GainSelection
             int length;
             if (allFull && minGap >= candidate.Length)
             {
-                // Every occurrence is free over the whole node depth and none overlaps another.
                 length = candidate.Length;
-                saving = kept < 2 ? 0 : Saving(kept, length, DefinitionCost(alive[0], length));
+                saving = kept < 2 ? 0 : Value(alive, rooms.AsSpan(0, kept), length, starts, null) - (1 + length);
             }
             else
             {
-                (saving, length) = BestLength(alive, rooms.AsSpan(0, kept), minGap, candidate, ref lengthScratch);
+                (saving, length) = BestLength(alive, rooms.AsSpan(0, kept), minGap, candidate, starts, ref lengthScratch);
             }
             if (saving <= 0)
                 continue;
@@ -166,22 +144,16 @@ internal sealed class GainSelection
                 continue;
             }
             taken.Clear();
-            CountUsable(alive, rooms.AsSpan(0, kept), length, taken);
+            Value(alive, rooms.AsSpan(0, kept), length, starts, taken);
             foreach (int p in taken)
-                coverage.Cover(p, length);
+                starts.Merge(p, length);
             chosen.Add(Widen(candidate, length));
             positionCounts[c] = 0;
         }
         return chosen;
     }
 
-    /// <summary>
-    /// The length of the node that saves most now. Shorter lengths fit where a longer span runs
-    /// into a covered position, and when occurrences overlap themselves (periodic text) a multiple
-    /// of the period tiles them. Tried: the distinct free rooms (at most 16 of them, spread out)
-    /// and their tiled versions.
-    /// </summary>
-    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, Candidate candidate, ref int[] scratch)
+    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, Candidate candidate, SymbolStarts starts, ref int[] scratch)
     {
         if (sorted.Length < 2)
             return (0, candidate.Length);
@@ -211,7 +183,7 @@ internal sealed class GainSelection
                 }
                 if (length < candidate.ShortestLength)
                     continue;
-                long saving = Saving(CountUsable(sorted, rooms, length, null), length, DefinitionCost(sorted[0], length));
+                long saving = Value(sorted, rooms, length, starts, null) - (1 + length);
                 if (saving > bestSaving || (saving == bestSaving && length > bestLength))
                 {
                     bestSaving = saving;
@@ -222,20 +194,21 @@ internal sealed class GainSelection
         return (bestSaving, bestLength);
     }
 
-    /// <summary>Occurrences (sorted) with room for the length, taken leftmost first without overlap.</summary>
-    private static int CountUsable(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int length, List<int>? taken)
+    /// <summary>Body symbols removed by replacing the usable occurrences (leftmost first, ending on a symbol start).</summary>
+    private static long Value(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int length, SymbolStarts starts, List<int>? taken)
     {
-        int count = 0, lastEnd = -1;
+        long value = 0;
+        int lastEnd = -1;
         for (int i = 0; i < sorted.Length; i++)
         {
             int p = sorted[i];
-            if (p < lastEnd || rooms[i] < length)
+            if (p < lastEnd || rooms[i] < length || !starts.IsStart(p + length))
                 continue;
-            count++;
+            value += starts.Count(p, length) - 1;
             lastEnd = p + length;
             taken?.Add(p);
         }
-        return count;
+        return value;
     }
 
     /// <summary>A shorter prefix of the node's string may occur in more places: the enclosing LCP interval lists them all.</summary>
@@ -254,7 +227,7 @@ internal sealed class GainSelection
     }
 
     private long UpperBound(Candidate candidate) =>
-        Saving(candidate.Rb - candidate.Lb + 1, candidate.Length, DefinitionCost(index.Sa[candidate.Lb], candidate.Length));
+        Saving(candidate.Rb - candidate.Lb + 1, candidate.Length);
 
     /// <summary>
     /// A suffix-tree node as a candidate: its strings are the prefixes of lengths

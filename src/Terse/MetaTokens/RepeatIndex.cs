@@ -20,36 +20,6 @@ internal sealed class RepeatIndex
     public int[] Sa { get; }
     public int[] Lcp { get; }
 
-    /// <summary>The suffix-array interval of the suffixes starting with <paramref name="pattern"/> (empty: Lb &gt; Rb).</summary>
-    public (int Lb, int Rb) Find(ReadOnlySpan<int> pattern)
-    {
-        int lo = 0, hi = Sa.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (ComparePrefix(Sa[mid], pattern) < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        int lb = lo;
-        hi = Sa.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (ComparePrefix(Sa[mid], pattern) <= 0) lo = mid + 1;
-            else hi = mid;
-        }
-        return (lb, lo - 1);
-    }
-
-    /// <summary>Compares the suffix at <paramref name="start"/>, cut to the pattern's length, with the pattern.</summary>
-    private int ComparePrefix(int start, ReadOnlySpan<int> pattern)
-    {
-        var suffix = Text.AsSpan(start);
-        int common = Math.Min(suffix.Length, pattern.Length);
-        int c = suffix[..common].SequenceCompareTo(pattern[..common]);
-        return c != 0 ? c : suffix.Length < pattern.Length ? -1 : 0;
-    }
-
     public interface INodeVisitor
     {
         void Visit(int lb, int rb, int depth, int parentDepth);
