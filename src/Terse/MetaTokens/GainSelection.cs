@@ -24,16 +24,13 @@ internal readonly record struct RepeatedRun(int Lb, int Rb, int Length);
 /// </summary>
 internal sealed class GainSelection
 {
-    private readonly RepeatIndex index;
-    private readonly int maxLength;
+    private readonly RepeatCandidates candidates;
 
-    private GainSelection(RepeatIndex index, int maxLength)
-    {
-        this.index = index;
-        this.maxLength = maxLength;
-    }
+    private GainSelection(RepeatCandidates candidates) => this.candidates = candidates;
 
-    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength) => new GainSelection(index, maxLength).Run();
+    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength) => Select(RepeatCandidates.Collect(index, maxLength));
+
+    public static List<RepeatedRun> Select(RepeatCandidates candidates) => new GainSelection(candidates).Run();
 
     /// <summary>Tokens saved by a run used <paramref name="uses"/> times whose definition costs <paramref name="definitionCost"/> tokens.</summary>
     public static long Saving(long uses, int length, long definitionCost) => uses * (length - 1) - definitionCost;
@@ -43,42 +40,38 @@ internal sealed class GainSelection
 
     private List<RepeatedRun> Run()
     {
-        var collector = new CandidateCollector { Found = new List<Candidate>(), MaxLength = maxLength, Selection = this };
-        index.VisitNodes(ref collector);
-        var candidates = collector.Found;
-
-        var sa = index.Sa;
-        int n = index.Text.Length;
+        int n = candidates.Index.Text.Length;
         var starts = new SymbolStarts(n);
-        var ordered = candidates.ToArray();
-        var firstKeys = new long[ordered.Length];
+        // Candidates are visited in order of their first key straight from a sorted array (memory
+        // friendly: most are looked at once); only those pushed back after a re-count go to a heap.
+        var ordered = new int[candidates.Count];
+        var firstKeys = new long[candidates.Count];
         for (int c = 0; c < ordered.Length; c++)
-            firstKeys[c] = -KeyOf(UpperBound(ordered[c]), ordered[c].Length);
+        {
+            ref readonly var node = ref candidates[c];
+            ordered[c] = c;
+            firstKeys[c] = -KeyOf(Saving(node.Count, node.Length), node.Length);
+        }
         Array.Sort(firstKeys, ordered);
         var heap = new MaxHeap(1024);
         int nextFirst = 0;
 
-        var pool = new int[Math.Max(1024, n)];
-        int poolUsed = 0;
-        var poolStart = new int[ordered.Length];
-        Array.Fill(poolStart, -1);
-        var positionCounts = new int[ordered.Length];
-        var taken = new List<int>();
         var chosen = new List<RepeatedRun>();
+        var alive = new int[64];
         var rooms = new int[64];
         var lengthScratch = new int[64];
         while (true)
         {
-            int c;
+            int visit;
             long key;
             if (nextFirst < ordered.Length && (heap.Count == 0 || -firstKeys[nextFirst] >= heap.TopKey))
             {
-                c = nextFirst;
+                visit = nextFirst;
                 key = -firstKeys[nextFirst++];
             }
             else if (heap.Count > 0)
             {
-                (c, key) = heap.Pop();
+                (visit, key) = heap.Pop();
             }
             else
             {
@@ -86,53 +79,55 @@ internal sealed class GainSelection
             }
             if (SavingOf(key) <= 0)
                 break;
-            var candidate = ordered[c];
-            if (starts.SymbolCount - 2 - candidate.ShortestLength <= 0)
+            int c = ordered[visit];
+            ref readonly var node = ref candidates[c];
+            int shortest = node.ShortestLength;
+            // However it is cut, the run removes fewer symbols than the body has.
+            if (starts.SymbolCount - 2 - shortest <= 0)
                 continue;
 
-            if (poolStart[c] < 0)
+            // Re-count. An occurrence is usable from a symbol start up to the last symbol start
+            // within the node's lengths (its room); the span holds as many body symbols as starts.
+            var positions = candidates.Positions(c);
+            if (alive.Length < positions.Length)
             {
-                int k = candidate.Rb - candidate.Lb + 1;
-                if (poolUsed + k > pool.Length)
-                    Array.Resize(ref pool, Math.Max(pool.Length * 2, poolUsed + k));
-                sa.AsSpan(candidate.Lb, k).CopyTo(pool.AsSpan(poolUsed));
-                SmallSort.Sort(pool.AsSpan(poolUsed, k));
-                poolStart[c] = poolUsed;
-                positionCounts[c] = k;
-                poolUsed += k;
+                alive = new int[Math.Max(positions.Length, alive.Length * 2)];
+                rooms = new int[alive.Length];
             }
-            var own = pool.AsSpan(poolStart[c], positionCounts[c]);
-            if (rooms.Length < own.Length)
-                rooms = new int[Math.Max(own.Length, rooms.Length * 2)];
+            bool mayOverlap = candidates.MayOverlap(c);
             int kept = 0;
             bool allFull = true;
             int minGap = int.MaxValue;
-            foreach (int p in own)
+            long fullValue = 0;
+            foreach (int p in positions)
             {
                 if (!starts.IsStart(p))
                     continue;
-                int end = starts.LastStartIn(p + candidate.ShortestLength, p + candidate.Length);
+                int end = starts.LastStartIn(p + shortest, p + node.Length);
                 if (end < 0)
                     continue;
                 int room = end - p;
-                if (kept > 0)
-                    minGap = Math.Min(minGap, p - own[kept - 1]);
-                allFull &= room == candidate.Length;
-                own[kept] = p;
+                if (mayOverlap && kept > 0)
+                    minGap = Math.Min(minGap, p - alive[kept - 1]);
+                if (room == node.Length)
+                    fullValue += starts.Count(p, room) - 1;
+                else
+                    allFull = false;
+                alive[kept] = p;
                 rooms[kept++] = room;
             }
-            positionCounts[c] = kept;
-            var alive = own[..kept];
+            var usable = alive.AsSpan(0, kept);
             long saving;
             int length;
-            if (allFull && minGap >= candidate.Length)
+            if (allFull && minGap >= node.Length)
             {
-                length = candidate.Length;
-                saving = kept < 2 ? 0 : Value(alive, rooms.AsSpan(0, kept), length, starts, null) - (1 + length);
+                // Every occurrence spans the whole node depth and none overlaps another.
+                length = node.Length;
+                saving = kept < 2 ? 0 : fullValue - (1 + length);
             }
             else
             {
-                (saving, length) = BestLength(alive, rooms.AsSpan(0, kept), minGap, candidate, starts, ref lengthScratch);
+                (saving, length) = BestLength(usable, rooms.AsSpan(0, kept), minGap, node, starts, ref lengthScratch);
             }
             if (saving <= 0)
                 continue;
@@ -140,20 +135,16 @@ internal sealed class GainSelection
             long nextKey = Math.Max(nextFirst < ordered.Length ? -firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
             if (current < nextKey)
             {
-                heap.Push(c, current);
+                heap.Push(visit, current);
                 continue;
             }
-            taken.Clear();
-            Value(alive, rooms.AsSpan(0, kept), length, starts, taken);
-            foreach (int p in taken)
-                starts.Merge(p, length);
-            chosen.Add(Widen(candidate, length));
-            positionCounts[c] = 0;
+            Take(usable, rooms.AsSpan(0, kept), length, starts);
+            chosen.Add(Widen(node, length));
         }
         return chosen;
     }
 
-    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, Candidate candidate, SymbolStarts starts, ref int[] scratch)
+    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, in RepeatCandidates.Node candidate, SymbolStarts starts, ref int[] scratch)
     {
         if (sorted.Length < 2)
             return (0, candidate.Length);
@@ -183,7 +174,7 @@ internal sealed class GainSelection
                 }
                 if (length < candidate.ShortestLength)
                     continue;
-                long saving = Value(sorted, rooms, length, starts, null) - (1 + length);
+                long saving = Value(sorted, rooms, length, starts) - (1 + length);
                 if (saving > bestSaving || (saving == bestSaving && length > bestLength))
                 {
                     bestSaving = saving;
@@ -194,28 +185,46 @@ internal sealed class GainSelection
         return (bestSaving, bestLength);
     }
 
-    /// <summary>Body symbols removed by replacing the usable occurrences (leftmost first, ending on a symbol start).</summary>
-    private static long Value(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int length, SymbolStarts starts, List<int>? taken)
+    /// <summary>
+    /// Body symbols removed by replacing the usable occurrences: those with room for the length
+    /// that end on a symbol start, leftmost first without overlap (occurrences that may overlap
+    /// come sorted; the others cannot overlap, so their order does not matter).
+    /// </summary>
+    private static long Value(ReadOnlySpan<int> occurrences, ReadOnlySpan<int> rooms, int length, SymbolStarts starts)
     {
         long value = 0;
         int lastEnd = -1;
-        for (int i = 0; i < sorted.Length; i++)
+        for (int i = 0; i < occurrences.Length; i++)
         {
-            int p = sorted[i];
-            if (p < lastEnd || rooms[i] < length || !starts.IsStart(p + length))
+            int p = occurrences[i];
+            // Skipped when p lies inside the previous occurrence taken (p in [lastEnd − length, lastEnd)).
+            if ((uint)(lastEnd - 1 - p) < (uint)length || rooms[i] < length || !starts.IsStart(p + length))
                 continue;
             value += starts.Count(p, length) - 1;
             lastEnd = p + length;
-            taken?.Add(p);
         }
         return value;
     }
 
+    /// <summary>Replaces the occurrences <see cref="Value"/> counts: each becomes one body symbol.</summary>
+    private static void Take(ReadOnlySpan<int> occurrences, ReadOnlySpan<int> rooms, int length, SymbolStarts starts)
+    {
+        int lastEnd = -1;
+        for (int i = 0; i < occurrences.Length; i++)
+        {
+            int p = occurrences[i];
+            if ((uint)(lastEnd - 1 - p) < (uint)length || rooms[i] < length || !starts.IsStart(p + length))
+                continue;
+            starts.Merge(p, length);
+            lastEnd = p + length;
+        }
+    }
+
     /// <summary>A shorter prefix of the node's string may occur in more places: the enclosing LCP interval lists them all.</summary>
-    private RepeatedRun Widen(Candidate candidate, int length)
+    private RepeatedRun Widen(in RepeatCandidates.Node candidate, int length)
     {
         int lb = candidate.Lb, rb = candidate.Rb;
-        var lcp = index.Lcp;
+        var lcp = candidates.Index.Lcp;
         if (length < candidate.Length)
         {
             while (lb > 0 && lcp[lb] >= length)
@@ -224,19 +233,6 @@ internal sealed class GainSelection
                 rb++;
         }
         return new RepeatedRun(lb, rb, length);
-    }
-
-    private long UpperBound(Candidate candidate) =>
-        Saving(candidate.Rb - candidate.Lb + 1, candidate.Length);
-
-    /// <summary>
-    /// A suffix-tree node as a candidate: its strings are the prefixes of lengths
-    /// ParentDepth+1..Length of the suffixes Sa[Lb..Rb] (Length is the node depth, cut to the maximum).
-    /// </summary>
-    private readonly record struct Candidate(int Lb, int Rb, int Length, int ParentDepth)
-    {
-        /// <summary>No length of this node is shorter: a covered span of this length is dead for all of them.</summary>
-        public int ShortestLength => Math.Max(ParentDepth + 1, 2);
     }
 
     /// <summary>Heap order: larger saving first, then the longer run. Savings stay far below 2^50.</summary>
@@ -310,24 +306,5 @@ internal sealed class GainSelection
         }
 
         private static bool Before(long keyA, int itemA, long keyB, int itemB) => keyA > keyB || (keyA == keyB && itemA < itemB);
-    }
-
-    private struct CandidateCollector : RepeatIndex.INodeVisitor
-    {
-        public List<Candidate> Found;
-        public int MaxLength;
-        public GainSelection Selection;
-
-        public void Visit(int lb, int rb, int depth, int parentDepth)
-        {
-            if (parentDepth >= MaxLength)
-                return; // its strings, cut to MaxLength, are those of an ancestor
-            int length = Math.Min(depth, MaxLength);
-            if (length < 2)
-                return;
-            var candidate = new Candidate(lb, rb, length, parentDepth);
-            if (Selection.UpperBound(candidate) > 0)
-                Found.Add(candidate);
-        }
     }
 }

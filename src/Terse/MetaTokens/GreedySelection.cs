@@ -8,161 +8,204 @@ namespace Terse.MetaTokens;
 ///    discovered occurrences those still entirely unreplaced are counted again, and if the
 ///    condition still holds they are all replaced by a new meta-token;
 /// 3. the dictionary lists the meta-tokens in the order they were made.
-/// Discovery runs over the suffix-tree nodes instead of enumerating substrings; the candidates and
-/// counts are the same as a direct enumeration would give.
+/// Discovery reads the suffix-tree nodes (<see cref="RepeatCandidates"/>) instead of enumerating
+/// substrings; the candidates and counts are the same as a direct enumeration would give.
 /// </summary>
 internal static class GreedySelection
 {
-    public static (List<int[]> Definitions, int[] Body) Compress(RepeatIndex index, int maxLength, int metaBase)
+    /// <param name="maxLength">The paper's maximum run length; at most <paramref name="candidates"/>' maximum.</param>
+    public static (List<int[]> Definitions, int[] Body) Compress(RepeatCandidates candidates, int maxLength, int metaBase)
     {
-        var text = index.Text;
+        if (maxLength > candidates.MaxLength)
+            throw new ArgumentException($"Greedy's maximum run length {maxLength} is above the candidates' {candidates.MaxLength}", nameof(maxLength));
+        var text = candidates.Index.Text;
         int n = text.Length;
-        var discovery = new Discovery { Sa = index.Sa, MaxLength = maxLength, Positions = new int[Math.Max(16, n)], Candidates = new List<Candidate>() };
-        index.VisitNodes(ref discovery);
-        var positions = discovery.Positions;
-        // Longest first, then earliest first occurrence; (length, first) is unique (it names one string).
-        var candidates = SortLongestFirst(discovery.Candidates, maxLength);
+        var (order, lengthStart) = LongestFirst(candidates, maxLength);
 
         var coverage = new CoverageBits(n);
         var metaAt = new int[n]; // meta-token index + 1 at the start of each replaced occurrence
         var definitions = new List<int[]>();
         var found = new List<int>();
-        foreach (var c in candidates)
+        int replaced = 0;
+        for (int length = maxLength; length >= 2; length--)
         {
-            found.Clear();
-            int lastEnd = -1;
-            for (int i = c.PositionsStart; i < c.PositionsStart + c.PositionCount; i++)
+            foreach (var entry in order.AsSpan(lengthStart[length], lengthStart[length - 1] - lengthStart[length]))
             {
-                int p = positions[i];
-                if (p < lastEnd)
-                    continue; // overlaps the previous discovered occurrence
-                lastEnd = p + c.Length;
-                if (!coverage.AnyCovered(p, c.Length))
-                    found.Add(p);
-            }
-            if (!WorthReplacing(c.Length, found.Count))
-                continue;
-            definitions.Add(text.AsSpan(found[0], c.Length).ToArray());
-            foreach (int p in found)
-            {
-                coverage.Cover(p, c.Length);
-                metaAt[p] = definitions.Count;
+                found.Clear();
+                var positions = candidates.Positions(entry.Handle, entry.Count);
+                if (entry.Handle < 0)
+                {
+                    // Occurrences that may overlap come sorted: keep the discovered ones, leftmost first.
+                    int lastEnd = -1;
+                    foreach (int p in positions)
+                    {
+                        if (p < lastEnd)
+                            continue;
+                        lastEnd = p + length;
+                        if (!coverage.AnyCovered(p, length))
+                            found.Add(p);
+                    }
+                }
+                else
+                {
+                    foreach (int p in positions)
+                        if (!coverage.AnyCovered(p, length))
+                            found.Add(p);
+                }
+                if (!WorthReplacing(length, found.Count))
+                    continue;
+                definitions.Add(text.AsSpan(found[0], length).ToArray());
+                replaced += found.Count;
+                foreach (int p in found)
+                {
+                    coverage.Cover(p, length);
+                    metaAt[p] = definitions.Count;
+                }
             }
         }
 
-        var body = new List<int>(n - coverage.CoveredCount + definitions.Count);
-        for (int p = 0; p < n;)
+        var body = new int[n - coverage.CoveredCount + replaced];
+        for (int p = 0, at = 0; p < n;)
         {
             int m = metaAt[p];
             if (m == 0)
             {
-                body.Add(text[p++]);
+                body[at++] = text[p++];
             }
             else
             {
-                body.Add(metaBase + m - 1);
+                body[at++] = metaBase + m - 1;
                 p += definitions[m - 1].Length;
             }
         }
-        return (definitions, body.ToArray());
+        return (definitions, body);
     }
 
+    /// <summary>A candidate's occurrence list (see <see cref="RepeatCandidates.PositionsHandle"/>).</summary>
+    private readonly record struct Entry(int Handle, int Count);
+
     /// <summary>
-    /// Orders candidates by length (descending), then first occurrence: a counting sort by length
-    /// (at most maxLength buckets), each bucket already in order of first occurrence after a
-    /// stable counting pass over the candidates sorted by first occurrence with a radix sort.
+    /// The discovered candidates in the paper's order: by length, longest first, then by first
+    /// occurrence ((length, first occurrence) names one string, so the order is total). Those of
+    /// length L are <c>order[lengthStart[L]..lengthStart[L − 1])</c>. The nodes are radix-sorted
+    /// by first occurrence once, then dealt into one bucket per length (a stable counting sort).
     /// </summary>
-    private static Candidate[] SortLongestFirst(List<Candidate> candidates, int maxLength)
+    private static (Entry[] Order, int[] LengthStart) LongestFirst(RepeatCandidates candidates, int maxLength)
     {
-        int m = candidates.Count;
-        var byFirst = new Candidate[m];
-        var scratch = new Candidate[m];
-        candidates.CopyTo(byFirst);
-        // LSD radix sort on the first occurrence, 16 bits at a time (stable).
-        int maxFirst = 0;
-        foreach (var c in byFirst)
-            maxFirst = Math.Max(maxFirst, c.First);
+        var nodes = new int[candidates.Count];
+        var firsts = new int[candidates.Count];
+        int count = 0;
+        for (int c = 0; c < candidates.Count; c++)
+        {
+            ref readonly var node = ref candidates[c];
+            if (node.ParentDepth >= maxLength || !WorthReplacing(Math.Min(node.Length, maxLength), node.Count))
+                continue;
+            var positions = candidates.Positions(c);
+            nodes[count] = c;
+            firsts[count++] = candidates.MayOverlap(c) ? positions[0] : Min(positions);
+        }
+        var byFirst = RadixSortByKey(nodes.AsSpan(0, count), firsts.AsSpan(0, count));
+
+        var lengthStart = new int[maxLength + 2]; // bucket of length L: [lengthStart[L], lengthStart[L − 1])
+        var lengths = new int[maxLength + 1];
+        foreach (int c in byFirst)
+            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, c, maxLength, lengths)))
+                lengthStart[length]++;
+        // Buckets from the longest length down: the start of L is the count of all longer lengths.
+        int sum = 0;
+        for (int length = maxLength + 1; length >= 0; length--)
+            (lengthStart[length], sum) = (sum, sum + lengthStart[length]);
+        var order = new Entry[sum];
+        var next = (int[])lengthStart.Clone();
+        foreach (int c in byFirst)
+        {
+            var entry = new Entry(candidates.PositionsHandle(c), candidates[c].Count);
+            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, c, maxLength, lengths)))
+                order[next[length]++] = entry;
+        }
+        return (order, lengthStart);
+    }
+
+    /// <summary>Writes the lengths at which node <paramref name="c"/> meets the condition; returns how many.</summary>
+    private static int QualifyingLengths(RepeatCandidates candidates, int c, int maxLength, Span<int> lengths)
+    {
+        ref readonly var node = ref candidates[c];
+        int shortest = node.ShortestLength, longest = Math.Min(node.Length, maxLength);
+        int k = node.Count, found = 0;
+        if (!candidates.MayOverlap(c))
+        {
+            for (int length = shortest; length <= longest; length++)
+                if (WorthReplacing(length, k))
+                    lengths[found++] = length;
+            return found;
+        }
+        var sorted = candidates.Positions(c);
+        int minGap = int.MaxValue;
+        for (int i = 1; i < sorted.Length; i++)
+            minGap = Math.Min(minGap, sorted[i] - sorted[i - 1]);
+        for (int length = shortest; length <= longest; length++)
+        {
+            // Without self-overlap every occurrence counts; otherwise count leftmost-first.
+            int count = length <= minGap ? k : CountNonOverlapping(sorted, length);
+            if (WorthReplacing(length, count))
+                lengths[found++] = length;
+        }
+        return found;
+    }
+
+    private static int Min(ReadOnlySpan<int> values)
+    {
+        int min = int.MaxValue;
+        foreach (int v in values)
+            min = Math.Min(min, v);
+        return min;
+    }
+
+    /// <summary>Items in order of their keys (non-negative), stable: an LSD radix sort, 16 bits at a time.</summary>
+    private static int[] RadixSortByKey(ReadOnlySpan<int> items, ReadOnlySpan<int> keys)
+    {
+        int m = items.Length;
+        var item = items.ToArray();
+        var key = keys.ToArray();
+        var itemScratch = new int[m];
+        var keyScratch = new int[m];
+        int maxKey = 0;
+        foreach (int k in key)
+            maxKey = Math.Max(maxKey, k);
         var counts = new int[1 << 16];
-        for (int shift = 0; shift < 32 && (shift == 0 || (maxFirst >> shift) > 0); shift += 16)
+        for (int shift = 0; shift < 32 && (shift == 0 || (maxKey >> shift) > 0); shift += 16)
         {
             Array.Clear(counts);
-            foreach (var c in byFirst)
-                counts[(c.First >> shift) & 0xFFFF]++;
+            foreach (int k in key)
+                counts[(k >> shift) & 0xFFFF]++;
             for (int b = 0, sum = 0; b < counts.Length; b++)
                 (counts[b], sum) = (sum, sum + counts[b]);
-            foreach (var c in byFirst)
-                scratch[counts[(c.First >> shift) & 0xFFFF]++] = c;
-            (byFirst, scratch) = (scratch, byFirst);
+            for (int i = 0; i < m; i++)
+            {
+                int at = counts[(key[i] >> shift) & 0xFFFF]++;
+                itemScratch[at] = item[i];
+                keyScratch[at] = key[i];
+            }
+            (item, itemScratch) = (itemScratch, item);
+            (key, keyScratch) = (keyScratch, key);
         }
-        // Stable counting sort by length, longest first.
-        var lengthStart = new int[maxLength + 2];
-        foreach (var c in byFirst)
-            lengthStart[maxLength - c.Length + 1]++;
-        for (int b = 1; b < lengthStart.Length; b++)
-            lengthStart[b] += lengthStart[b - 1];
-        foreach (var c in byFirst)
-            scratch[lengthStart[maxLength - c.Length]++] = c;
-        return scratch;
+        return item;
     }
 
     /// <summary>The paper's condition: N·K tokens become K references plus a definition of 1 + N.</summary>
     public static bool WorthReplacing(long length, long count) => length * count > 1 + length + count;
 
-    private readonly record struct Candidate(int Length, int First, int PositionsStart, int PositionCount);
-
-    private struct Discovery : RepeatIndex.INodeVisitor
+    private static int CountNonOverlapping(ReadOnlySpan<int> sorted, int length)
     {
-        public int[] Sa;
-        public int MaxLength;
-        public int[] Positions;          // sorted occurrence lists of the nodes that yield candidates
-        public int PositionCount;
-        public List<Candidate> Candidates;
-
-        public void Visit(int lb, int rb, int depth, int parentDepth)
+        int count = 0, lastEnd = -1;
+        foreach (int p in sorted)
         {
-            int shortest = Math.Max(parentDepth + 1, 2);
-            int longest = Math.Min(depth, MaxLength);
-            if (shortest > longest)
-                return;
-            int k = rb - lb + 1;
-            if (!WorthReplacing(longest, k))
-                return; // N·K > 1+N+K grows with N, so no length of this node qualifies
-            int start = PositionCount;
-            if (start + k > Positions.Length)
-                Array.Resize(ref Positions, Math.Max(Positions.Length * 2, start + k));
-            var sorted = Positions.AsSpan(start, k);
-            Sa.AsSpan(lb, k).CopyTo(sorted);
-            SmallSort.Sort(sorted);
-            int minGap = int.MaxValue;
-            for (int i = 1; i < k; i++)
-                minGap = Math.Min(minGap, sorted[i] - sorted[i - 1]);
-            bool any = false;
-            for (int length = shortest; length <= longest; length++)
+            if (p >= lastEnd)
             {
-                // Without self-overlap every occurrence counts; otherwise count leftmost-first.
-                int count = length <= minGap ? k : CountNonOverlapping(sorted, length);
-                if (WorthReplacing(length, count))
-                {
-                    Candidates.Add(new Candidate(length, sorted[0], start, k));
-                    any = true;
-                }
+                count++;
+                lastEnd = p + length;
             }
-            if (any)
-                PositionCount += k;
         }
-
-        private static int CountNonOverlapping(ReadOnlySpan<int> sorted, int length)
-        {
-            int count = 0, lastEnd = -1;
-            foreach (int p in sorted)
-            {
-                if (p >= lastEnd)
-                {
-                    count++;
-                    lastEnd = p + length;
-                }
-            }
-            return count;
-        }
+        return count;
     }
 }

@@ -70,18 +70,22 @@ public static class MetaTokenCompressor
         var text = ids.ToArray();
         var index = new RepeatIndex(text);
         progress?.Report(0.3);
+        // One candidate list serves gain and Greedy: Greedy's candidates are among gain's, as its
+        // maximum length is the smaller.
+        int greedyMaxLength = options.MaxRunLength ?? MetaTokenOptions.DefaultGreedyMaxRunLength;
+        var candidates = RepeatCandidates.Collect(index, maxLength);
         if (options.Strategy == MetaTokenStrategy.Greedy)
         {
-            var (definitions, body) = GreedySelection.Compress(index, maxLength, baseVocabularySize);
+            var (definitions, body) = GreedySelection.Compress(candidates, maxLength, baseVocabularySize);
             return new MetaTokenSequence(baseVocabularySize, [.. definitions], body, owned: true);
         }
 
-        var flat = CompressGain(index, baseVocabularySize, maxLength);
+        var flat = CompressGain(candidates, baseVocabularySize);
         if (options.Strategy == MetaTokenStrategy.Gain)
         {
             // The guard: on small, irregular inputs a different choice of runs can happen to save a
             // token or two more; never return more tokens than the paper's procedure would.
-            var (greedyDefinitions, greedyBody) = GreedySelection.Compress(index, options.MaxRunLength ?? MetaTokenOptions.DefaultGreedyMaxRunLength, baseVocabularySize);
+            var (greedyDefinitions, greedyBody) = GreedySelection.Compress(candidates, greedyMaxLength, baseVocabularySize);
             var greedy = new MetaTokenSequence(baseVocabularySize, [.. greedyDefinitions], greedyBody, owned: true);
             if (greedy.OutputTokenCount < flat.OutputTokenCount)
                 flat = greedy;
@@ -96,9 +100,10 @@ public static class MetaTokenCompressor
     /// Gain selection, then the shortest body for those runs by dynamic programming, dropping runs
     /// that stop paying. Definitions are numbered by first use in the body.
     /// </summary>
-    internal static MetaTokenSequence CompressGain(RepeatIndex index, int metaBase, int maxLength)
+    internal static MetaTokenSequence CompressGain(RepeatCandidates candidates, int metaBase)
     {
-        var runs = GainSelection.Select(index, maxLength);
+        var index = candidates.Index;
+        var runs = GainSelection.Select(candidates);
         var body = ParseAndPrune(index, ref runs, metaBase);
         return Renumber(index, runs, body, metaBase, metaBase);
     }
