@@ -3,7 +3,7 @@ using Terse.MetaTokens;
 namespace Terse.Benchmarks.MetaTokens;
 
 /// <summary>
-/// <c>metatokens-phases [--tokens N] [--runs R]</c>: thread CPU time of each phase of meta-token
+/// <c>metatokens-phases [--tokens N] [--runs R] [--only PHASE-PREFIX]</c>: thread CPU time of each phase of meta-token
 /// compression on real-text ids (median of R runs), to see where the time goes.
 /// </summary>
 internal static class MetaTokenPhasesCommand
@@ -12,13 +12,15 @@ internal static class MetaTokenPhasesCommand
     {
         long tokens = 1_000_000;
         int repeats = 5;
+        string? only = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--tokens": tokens = long.Parse(args[++i]); break;
                 case "--runs": repeats = int.Parse(args[++i]); break;
-                default: throw new ArgumentException($"unknown argument {args[i]}; use --tokens N, --runs R");
+                case "--only": only = args[++i]; break;
+                default: throw new ArgumentException($"unknown argument {args[i]}; use --tokens N, --runs R, --only PHASE-PREFIX");
             }
         }
         var ids = MetaTokenData.CorpusIds(tokens, ["cl100k_base"], out int vocabulary);
@@ -42,6 +44,8 @@ internal static class MetaTokenPhasesCommand
         Console.WriteLine("|---|---:|---:|");
         foreach (var (name, action) in phases)
         {
+            if (only is not null && !name.StartsWith(only, StringComparison.OrdinalIgnoreCase))
+                continue;
             action();
             var times = new double[repeats];
             for (int r = 0; r < repeats; r++)

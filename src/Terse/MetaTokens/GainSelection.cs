@@ -38,21 +38,19 @@ internal sealed class GainSelection
     /// <summary>Tokens saved by a run of plain tokens: (uses−1)(length−1) − 2.</summary>
     public static long Saving(long uses, int length) => Saving(uses, length, 1 + length);
 
+    /// <summary>A candidate as its visit needs it; the visits lie in visiting order, one memory stream.</summary>
+    private readonly record struct Visit(int Handle, int Count, int Length, int Shortest, int Node);
+
+    /// <summary>How many visits ahead an occurrence list is asked for (see <see cref="RepeatCandidates.Prefetch"/>).</summary>
+    private const int PrefetchAhead = 8;
+
     private List<RepeatedRun> Run()
     {
         int n = candidates.Index.Text.Length;
         var starts = new SymbolStarts(n);
         // Candidates are visited in order of their first key straight from a sorted array (memory
         // friendly: most are looked at once); only those pushed back after a re-count go to a heap.
-        var ordered = new int[candidates.Count];
-        var firstKeys = new long[candidates.Count];
-        for (int c = 0; c < ordered.Length; c++)
-        {
-            ref readonly var node = ref candidates[c];
-            ordered[c] = c;
-            firstKeys[c] = -KeyOf(Saving(node.Count, node.Length), node.Length);
-        }
-        Array.Sort(firstKeys, ordered);
+        var (visits, firstKeys) = VisitingOrder();
         var heap = new MaxHeap(1024);
         int nextFirst = 0;
 
@@ -62,16 +60,18 @@ internal sealed class GainSelection
         var lengthScratch = new int[64];
         while (true)
         {
-            int visit;
+            int v;
             long key;
-            if (nextFirst < ordered.Length && (heap.Count == 0 || -firstKeys[nextFirst] >= heap.TopKey))
+            if (nextFirst < visits.Length && (heap.Count == 0 || firstKeys[nextFirst] >= heap.TopKey))
             {
-                visit = nextFirst;
-                key = -firstKeys[nextFirst++];
+                v = nextFirst;
+                key = firstKeys[nextFirst++];
+                if (v + PrefetchAhead < visits.Length)
+                    candidates.Prefetch(visits[v + PrefetchAhead].Handle);
             }
             else if (heap.Count > 0)
             {
-                (visit, key) = heap.Pop();
+                (v, key) = heap.Pop();
             }
             else
             {
@@ -79,22 +79,21 @@ internal sealed class GainSelection
             }
             if (SavingOf(key) <= 0)
                 break;
-            int c = ordered[visit];
-            ref readonly var node = ref candidates[c];
-            int shortest = node.ShortestLength;
+            var visit = visits[v];
+            int shortest = visit.Shortest;
             // However it is cut, the run removes fewer symbols than the body has.
             if (starts.SymbolCount - 2 - shortest <= 0)
                 continue;
 
             // Re-count. An occurrence is usable from a symbol start up to the last symbol start
             // within the node's lengths (its room); the span holds as many body symbols as starts.
-            var positions = candidates.Positions(c);
+            var positions = candidates.Positions(visit.Handle, visit.Count);
             if (alive.Length < positions.Length)
             {
                 alive = new int[Math.Max(positions.Length, alive.Length * 2)];
                 rooms = new int[alive.Length];
             }
-            bool mayOverlap = candidates.MayOverlap(c);
+            bool mayOverlap = visit.Handle < 0;
             int kept = 0;
             bool allFull = true;
             int minGap = int.MaxValue;
@@ -103,13 +102,13 @@ internal sealed class GainSelection
             {
                 if (!starts.IsStart(p))
                     continue;
-                int end = starts.LastStartIn(p + shortest, p + node.Length);
+                int end = starts.LastStartIn(p + shortest, p + visit.Length);
                 if (end < 0)
                     continue;
                 int room = end - p;
                 if (mayOverlap && kept > 0)
                     minGap = Math.Min(minGap, p - alive[kept - 1]);
-                if (room == node.Length)
+                if (room == visit.Length)
                     fullValue += starts.Count(p, room) - 1;
                 else
                     allFull = false;
@@ -119,35 +118,58 @@ internal sealed class GainSelection
             var usable = alive.AsSpan(0, kept);
             long saving;
             int length;
-            if (allFull && minGap >= node.Length)
+            if (allFull && minGap >= visit.Length)
             {
                 // Every occurrence spans the whole node depth and none overlaps another.
-                length = node.Length;
+                length = visit.Length;
                 saving = kept < 2 ? 0 : fullValue - (1 + length);
             }
             else
             {
-                (saving, length) = BestLength(usable, rooms.AsSpan(0, kept), minGap, node, starts, ref lengthScratch);
+                (saving, length) = BestLength(usable, rooms.AsSpan(0, kept), minGap, visit.Length, shortest, starts, ref lengthScratch);
             }
             if (saving <= 0)
                 continue;
             long current = KeyOf(saving, length);
-            long nextKey = Math.Max(nextFirst < ordered.Length ? -firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
+            long nextKey = Math.Max(nextFirst < visits.Length ? firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
             if (current < nextKey)
             {
-                heap.Push(visit, current);
+                heap.Push(v, current);
                 continue;
             }
             Take(usable, rooms.AsSpan(0, kept), length, starts);
-            chosen.Add(Widen(node, length));
+            chosen.Add(Widen(candidates[visit.Node], length));
         }
         return chosen;
     }
 
-    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, in RepeatCandidates.Node candidate, SymbolStarts starts, ref int[] scratch)
+    /// <summary>The candidates by decreasing first key (ties: node order), and those keys.</summary>
+    private (Visit[] Visits, long[] Keys) VisitingOrder()
+    {
+        int count = candidates.Count;
+        var keys = new ulong[count];
+        var visits = new Visit[count];
+        ulong max = 0;
+        for (int c = 0; c < count; c++)
+        {
+            ref readonly var node = ref candidates[c];
+            keys[c] = (ulong)KeyOf(Saving(node.Count, node.Length), node.Length);
+            visits[c] = new Visit(candidates.PositionsHandle(c), node.Count, node.Length, node.ShortestLength, c);
+            max = Math.Max(max, keys[c]);
+        }
+        for (int c = 0; c < count; c++)
+            keys[c] = max - keys[c];
+        SmallSort.SortByKey(keys, visits.AsSpan());
+        var firstKeys = new long[count];
+        for (int v = 0; v < count; v++)
+            firstKeys[v] = (long)(max - keys[v]);
+        return (visits, firstKeys);
+    }
+
+    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, int nodeLength, int shortest, SymbolStarts starts, ref int[] scratch)
     {
         if (sorted.Length < 2)
-            return (0, candidate.Length);
+            return (0, nodeLength);
         if (scratch.Length < rooms.Length)
             scratch = new int[Math.Max(rooms.Length, scratch.Length * 2)];
         var lengths = scratch.AsSpan(0, rooms.Length);
@@ -160,7 +182,7 @@ internal sealed class GainSelection
                 lengths[distinct++] = lengths[i];
         const int MaxTried = 16;
         long bestSaving = 0;
-        int bestLength = candidate.Length;
+        int bestLength = nodeLength;
         for (int t = 0; t < Math.Min(distinct, MaxTried); t++)
         {
             int length = lengths[distinct <= MaxTried ? t : (int)((long)t * (distinct - 1) / (MaxTried - 1))];
@@ -172,7 +194,7 @@ internal sealed class GainSelection
                         break;
                     length = length / minGap * minGap;
                 }
-                if (length < candidate.ShortestLength)
+                if (length < shortest)
                     continue;
                 long saving = Value(sorted, rooms, length, starts) - (1 + length);
                 if (saving > bestSaving || (saving == bestSaving && length > bestLength))

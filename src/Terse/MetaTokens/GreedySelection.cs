@@ -29,8 +29,12 @@ internal static class GreedySelection
         int replaced = 0;
         for (int length = maxLength; length >= 2; length--)
         {
-            foreach (var entry in order.AsSpan(lengthStart[length], lengthStart[length - 1] - lengthStart[length]))
+            for (int e = lengthStart[length]; e < lengthStart[length - 1]; e++)
             {
+                // The entries lie in order but their occurrence lists anywhere: ask ahead.
+                if (e + PrefetchAhead < order.Length)
+                    candidates.Prefetch(order[e + PrefetchAhead].Handle);
+                var entry = order[e];
                 found.Clear();
                 var positions = candidates.Positions(entry.Handle, entry.Count);
                 if (entry.Handle < 0)
@@ -81,8 +85,13 @@ internal static class GreedySelection
         return (definitions, body);
     }
 
+    private const int PrefetchAhead = 8;
+
     /// <summary>A candidate's occurrence list (see <see cref="RepeatCandidates.PositionsHandle"/>).</summary>
     private readonly record struct Entry(int Handle, int Count);
+
+    /// <summary>A node that yields candidates, with what ordering them needs.</summary>
+    private readonly record struct Discovered(int Handle, int Count, int Shortest, int Longest);
 
     /// <summary>
     /// The discovered candidates in the paper's order: by length, longest first, then by first
@@ -92,8 +101,8 @@ internal static class GreedySelection
     /// </summary>
     private static (Entry[] Order, int[] LengthStart) LongestFirst(RepeatCandidates candidates, int maxLength)
     {
-        var nodes = new int[candidates.Count];
-        var firsts = new int[candidates.Count];
+        var firsts = new ulong[candidates.Count];
+        var discovered = new Discovered[candidates.Count];
         int count = 0;
         for (int c = 0; c < candidates.Count; c++)
         {
@@ -101,15 +110,15 @@ internal static class GreedySelection
             if (node.ParentDepth >= maxLength || !WorthReplacing(Math.Min(node.Length, maxLength), node.Count))
                 continue;
             var positions = candidates.Positions(c);
-            nodes[count] = c;
-            firsts[count++] = candidates.MayOverlap(c) ? positions[0] : Min(positions);
+            firsts[count] = (ulong)(candidates.MayOverlap(c) ? positions[0] : Min(positions));
+            discovered[count++] = new Discovered(candidates.PositionsHandle(c), node.Count, node.ShortestLength, Math.Min(node.Length, maxLength));
         }
-        var byFirst = RadixSortByKey(nodes.AsSpan(0, count), firsts.AsSpan(0, count));
+        SmallSort.SortByKey(firsts.AsSpan(0, count), discovered.AsSpan(0, count));
 
         var lengthStart = new int[maxLength + 2]; // bucket of length L: [lengthStart[L], lengthStart[L − 1])
         var lengths = new int[maxLength + 1];
-        foreach (int c in byFirst)
-            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, c, maxLength, lengths)))
+        foreach (var d in discovered.AsSpan(0, count))
+            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, d, lengths)))
                 lengthStart[length]++;
         // Buckets from the longest length down: the start of L is the count of all longer lengths.
         int sum = 0;
@@ -117,36 +126,36 @@ internal static class GreedySelection
             (lengthStart[length], sum) = (sum, sum + lengthStart[length]);
         var order = new Entry[sum];
         var next = (int[])lengthStart.Clone();
-        foreach (int c in byFirst)
+        foreach (var d in discovered.AsSpan(0, count))
         {
-            var entry = new Entry(candidates.PositionsHandle(c), candidates[c].Count);
-            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, c, maxLength, lengths)))
+            var entry = new Entry(d.Handle, d.Count);
+            foreach (int length in lengths.AsSpan(0, QualifyingLengths(candidates, d, lengths)))
                 order[next[length]++] = entry;
         }
         return (order, lengthStart);
     }
 
-    /// <summary>Writes the lengths at which node <paramref name="c"/> meets the condition; returns how many.</summary>
-    private static int QualifyingLengths(RepeatCandidates candidates, int c, int maxLength, Span<int> lengths)
+    /// <summary>Writes the lengths at which a node meets the condition; returns how many.</summary>
+    private static int QualifyingLengths(RepeatCandidates candidates, in Discovered node, Span<int> lengths)
     {
-        ref readonly var node = ref candidates[c];
-        int shortest = node.ShortestLength, longest = Math.Min(node.Length, maxLength);
-        int k = node.Count, found = 0;
-        if (!candidates.MayOverlap(c))
+        int found = 0;
+        if (node.Handle >= 0)
         {
-            for (int length = shortest; length <= longest; length++)
-                if (WorthReplacing(length, k))
+            // No overlap: all K occurrences count at every length, and N·K > 1 + N + K holds from
+            // some length on.
+            for (int length = node.Shortest; length <= node.Longest; length++)
+                if (WorthReplacing(length, node.Count))
                     lengths[found++] = length;
             return found;
         }
-        var sorted = candidates.Positions(c);
+        var sorted = candidates.Positions(node.Handle, node.Count);
         int minGap = int.MaxValue;
         for (int i = 1; i < sorted.Length; i++)
             minGap = Math.Min(minGap, sorted[i] - sorted[i - 1]);
-        for (int length = shortest; length <= longest; length++)
+        for (int length = node.Shortest; length <= node.Longest; length++)
         {
             // Without self-overlap every occurrence counts; otherwise count leftmost-first.
-            int count = length <= minGap ? k : CountNonOverlapping(sorted, length);
+            int count = length <= minGap ? node.Count : CountNonOverlapping(sorted, length);
             if (WorthReplacing(length, count))
                 lengths[found++] = length;
         }
@@ -159,37 +168,6 @@ internal static class GreedySelection
         foreach (int v in values)
             min = Math.Min(min, v);
         return min;
-    }
-
-    /// <summary>Items in order of their keys (non-negative), stable: an LSD radix sort, 16 bits at a time.</summary>
-    private static int[] RadixSortByKey(ReadOnlySpan<int> items, ReadOnlySpan<int> keys)
-    {
-        int m = items.Length;
-        var item = items.ToArray();
-        var key = keys.ToArray();
-        var itemScratch = new int[m];
-        var keyScratch = new int[m];
-        int maxKey = 0;
-        foreach (int k in key)
-            maxKey = Math.Max(maxKey, k);
-        var counts = new int[1 << 16];
-        for (int shift = 0; shift < 32 && (shift == 0 || (maxKey >> shift) > 0); shift += 16)
-        {
-            Array.Clear(counts);
-            foreach (int k in key)
-                counts[(k >> shift) & 0xFFFF]++;
-            for (int b = 0, sum = 0; b < counts.Length; b++)
-                (counts[b], sum) = (sum, sum + counts[b]);
-            for (int i = 0; i < m; i++)
-            {
-                int at = counts[(key[i] >> shift) & 0xFFFF]++;
-                itemScratch[at] = item[i];
-                keyScratch[at] = key[i];
-            }
-            (item, itemScratch) = (itemScratch, item);
-            (key, keyScratch) = (keyScratch, key);
-        }
-        return item;
     }
 
     /// <summary>The paper's condition: N·K tokens become K references plus a definition of 1 + N.</summary>

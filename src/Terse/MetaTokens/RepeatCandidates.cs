@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace Terse.MetaTokens;
 
 /// <summary>
@@ -65,6 +68,18 @@ internal sealed class RepeatCandidates
 
     public ReadOnlySpan<int> Positions(int handle, int count) =>
         handle >= 0 ? Index.Sa.AsSpan(handle, count) : sorted.AsSpan(~handle, count);
+
+    /// <summary>
+    /// Asks the CPU to start loading an occurrence list that will be read soon: callers walk the
+    /// candidates in an order unrelated to where their lists lie, so each list is a cache miss.
+    /// </summary>
+    public unsafe void Prefetch(int handle)
+    {
+        if (!Sse.IsSupported)
+            return;
+        ref int first = ref handle >= 0 ? ref Index.Sa[handle] : ref sorted[~handle];
+        Sse.Prefetch0(Unsafe.AsPointer(ref first));
+    }
 
     public static RepeatCandidates Collect(RepeatIndex index, int maxLength)
     {
