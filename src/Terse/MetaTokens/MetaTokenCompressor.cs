@@ -102,46 +102,25 @@ public static class MetaTokenCompressor
     /// </summary>
     internal static MetaTokenSequence CompressGain(RepeatCandidates candidates, int metaBase)
     {
-        var index = candidates.Index;
         var runs = GainSelection.Select(candidates);
-        var body = ParseAndPrune(index, ref runs, metaBase);
-        return Renumber(index, runs, body, metaBase, metaBase);
-    }
-
-    /// <summary>Optimal parse with pruning; keeps only the runs still used (body ids renumbered to match).</summary>
-    private static int[] ParseAndPrune(RepeatIndex index, ref List<RepeatedRun> runs, int metaBase)
-    {
         var active = new bool[runs.Count];
         Array.Fill(active, true);
-        var body = new OptimalParse(index, runs).ParseAndPrune(metaBase, active);
-        var newIndex = new int[runs.Count];
-        var kept = new List<RepeatedRun>();
-        for (int r = 0; r < runs.Count; r++)
-        {
-            if (!active[r])
-                continue;
-            newIndex[r] = kept.Count;
-            kept.Add(runs[r]);
-        }
-        for (int i = 0; i < body.Length; i++)
-            if (body[i] >= metaBase)
-                body[i] = metaBase + newIndex[body[i] - metaBase];
-        runs = kept;
-        return body;
+        var body = new OptimalParse(candidates.Index, runs).ParseAndPrune(metaBase, active);
+        return Renumber(candidates.Index, runs, body, metaBase);
     }
 
     /// <summary>
-    /// Gives the runs used in <paramref name="body"/> (written as <c>runBase + r</c>) consecutive
-    /// meta-token ids from <paramref name="metaBase"/> in order of first use.
+    /// Gives the runs used in <paramref name="body"/> (written as <c>metaBase + r</c>) consecutive
+    /// meta-token ids from <paramref name="metaBase"/> in order of first use; unused runs get none.
     /// </summary>
-    private static MetaTokenSequence Renumber(RepeatIndex index, List<RepeatedRun> runs, int[] body, int runBase, int metaBase)
+    private static MetaTokenSequence Renumber(RepeatIndex index, List<RepeatedRun> runs, int[] body, int metaBase)
     {
         var newId = new int[runs.Count];
         Array.Fill(newId, -1);
         var definitions = new List<int[]>();
         for (int i = 0; i < body.Length; i++)
         {
-            int r = body[i] - runBase;
+            int r = body[i] - metaBase;
             if (r < 0)
                 continue;
             if (newId[r] < 0)
