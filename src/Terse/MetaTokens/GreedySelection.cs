@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Terse.MetaTokens;
 
 /// <summary>
@@ -25,18 +27,22 @@ internal static class GreedySelection
         var coverage = new CoverageBits(n);
         var metaAt = new int[n]; // meta-token index + 1 at the start of each replaced occurrence
         var definitions = new List<int[]>();
-        var found = new List<int>();
+        var definitionLengths = new List<int>();
+        var found = new int[16];
         int replaced = 0;
         for (int length = maxLength; length >= 2; length--)
         {
+            int needed = FewestUses(length);
             for (int e = lengthStart[length]; e < lengthStart[length - 1]; e++)
             {
                 // The entries lie in order but their occurrence lists anywhere: ask ahead.
                 if (e + PrefetchAhead < order.Length)
                     candidates.Prefetch(order[e + PrefetchAhead].Handle);
                 var entry = order[e];
-                found.Clear();
                 var positions = candidates.Positions(entry.Handle, entry.Count);
+                if (found.Length < positions.Length)
+                    found = new int[Math.Max(positions.Length, 2 * found.Length)];
+                int free = 0;
                 if (entry.Handle < 0)
                 {
                     // Occurrences that may overlap come sorted: keep the discovered ones, leftmost first.
@@ -47,20 +53,25 @@ internal static class GreedySelection
                             continue;
                         lastEnd = p + length;
                         if (!coverage.AnyCovered(p, length))
-                            found.Add(p);
+                            found[free++] = p;
                     }
                 }
                 else
                 {
-                    foreach (int p in positions)
-                        if (!coverage.AnyCovered(p, length))
-                            found.Add(p);
+                    for (int i = 0; i < positions.Length; i++)
+                    {
+                        if (!coverage.AnyCovered(positions[i], length))
+                            found[free++] = positions[i];
+                        else if (free + positions.Length - 1 - i < needed)
+                            break; // too few can still be free
+                    }
                 }
-                if (!WorthReplacing(length, found.Count))
+                if (free < needed)
                     continue;
                 definitions.Add(text.AsSpan(found[0], length).ToArray());
-                replaced += found.Count;
-                foreach (int p in found)
+                definitionLengths.Add(length);
+                replaced += free;
+                foreach (int p in found.AsSpan(0, free))
                 {
                     coverage.Cover(p, length);
                     metaAt[p] = definitions.Count;
@@ -69,6 +80,7 @@ internal static class GreedySelection
         }
 
         var body = new int[n - coverage.CoveredCount + replaced];
+        var lengths = CollectionsMarshal.AsSpan(definitionLengths);
         for (int p = 0, at = 0; p < n;)
         {
             int m = metaAt[p];
@@ -79,7 +91,7 @@ internal static class GreedySelection
             else
             {
                 body[at++] = metaBase + m - 1;
-                p += definitions[m - 1].Length;
+                p += lengths[m - 1];
             }
         }
         return (definitions, body);
@@ -109,8 +121,7 @@ internal static class GreedySelection
             ref readonly var node = ref candidates[c];
             if (node.ParentDepth >= maxLength || !WorthReplacing(Math.Min(node.Length, maxLength), node.Count))
                 continue;
-            var positions = candidates.Positions(c);
-            firsts[count] = (ulong)(candidates.MayOverlap(c) ? positions[0] : Min(positions));
+            firsts[count] = (ulong)node.First;
             discovered[count++] = new Discovered(candidates.PositionsHandle(c), node.Count, node.ShortestLength, Math.Min(node.Length, maxLength));
         }
         SmallSort.SortByKey(firsts.AsSpan(0, count), discovered.AsSpan(0, count));
@@ -135,6 +146,9 @@ internal static class GreedySelection
         return (order, lengthStart);
     }
 
+    /// <summary>The fewest uses with which a run of <paramref name="length"/> meets the condition (also: the shortest length for that many uses).</summary>
+    private static int FewestUses(int length) => length < 2 ? int.MaxValue : (length + 1) / (length - 1) + 1;
+
     /// <summary>Writes the lengths at which a node meets the condition; returns how many.</summary>
     private static int QualifyingLengths(RepeatCandidates candidates, in Discovered node, Span<int> lengths)
     {
@@ -142,10 +156,9 @@ internal static class GreedySelection
         if (node.Handle >= 0)
         {
             // No overlap: all K occurrences count at every length, and N·K > 1 + N + K holds from
-            // some length on.
-            for (int length = node.Shortest; length <= node.Longest; length++)
-                if (WorthReplacing(length, node.Count))
-                    lengths[found++] = length;
+            // a length on (the condition is symmetric in N and K).
+            for (int length = Math.Max(node.Shortest, FewestUses(node.Count)); length <= node.Longest; length++)
+                lengths[found++] = length;
             return found;
         }
         var sorted = candidates.Positions(node.Handle, node.Count);
@@ -160,14 +173,6 @@ internal static class GreedySelection
                 lengths[found++] = length;
         }
         return found;
-    }
-
-    private static int Min(ReadOnlySpan<int> values)
-    {
-        int min = int.MaxValue;
-        foreach (int v in values)
-            min = Math.Min(min, v);
-        return min;
     }
 
     /// <summary>The paper's condition: N·K tokens become K references plus a definition of 1 + N.</summary>

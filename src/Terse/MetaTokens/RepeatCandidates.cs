@@ -17,9 +17,10 @@ internal sealed class RepeatCandidates
 {
     /// <summary>
     /// A suffix-tree node: its strings are the prefixes of lengths ParentDepth+1..Length of the
-    /// suffixes Sa[Lb..Rb] (Length is the node depth, cut to the maximum).
+    /// suffixes Sa[Lb..Rb] (Length is the node depth, cut to the maximum); First is the smallest
+    /// of those positions.
     /// </summary>
-    public readonly record struct Node(int Lb, int Rb, int Length, int ParentDepth)
+    public readonly record struct Node(int Lb, int Rb, int Length, int ParentDepth, int First)
     {
         public int Count => Rb - Lb + 1;
 
@@ -109,7 +110,7 @@ internal sealed class RepeatCandidates
         public int[] Sorted;
         public int SortedCount;
 
-        public void Visit(int lb, int rb, int depth, int parentDepth)
+        public void Visit(int lb, int rb, int depth, int parentDepth, int first)
         {
             if (parentDepth >= MaxLength)
                 return; // its strings, cut to MaxLength, are those of an ancestor
@@ -123,7 +124,6 @@ internal sealed class RepeatCandidates
                 Array.Resize(ref SortedStart, Count * 2);
             }
             // Occurrences at p and p + d (d < length) would put the string's first symbol at d.
-            int first = Sa[lb];
             if (Text.AsSpan(first + 1, length - 1).Contains(Text[first]))
             {
                 if (SortedCount + k > Sorted.Length)
@@ -138,7 +138,7 @@ internal sealed class RepeatCandidates
             {
                 SortedStart[Count] = -1;
             }
-            Nodes[Count++] = new Node(lb, rb, length, parentDepth);
+            Nodes[Count++] = new Node(lb, rb, length, parentDepth, first);
         }
     }
 }
