@@ -88,6 +88,11 @@ public sealed class GmsaModel
     internal IEnumerable<Parameter> AutoencoderParameters =>
         Encoder.Parameters.Concat(LsaLayerParameters).Concat(_own);
 
+    /// <summary>Where the base model and tokenizer came from (a path or a built-in name), kept in gmsa.json so commands can default to them.</summary>
+    public string? BaseModelSource { get; set; }
+
+    public string? TokenizerSource { get; set; }
+
     /// <summary>Attaches a fresh KEFT adapter (LoRA on the decoder's q, k, v projections, B = 0).</summary>
     public LoraAdapter AddKeft(int rank, float alpha, int seed = 1)
     {
@@ -130,6 +135,8 @@ public sealed class GmsaModel
             ["lora_alpha"] = s.LoraAlpha,
             ["base_identity"] = Convert.ToHexStringLower(Decoder.ComputeIdentity()),
             ["keft"] = Keft is not null,
+            ["base_model"] = BaseModelSource,
+            ["tokenizer"] = TokenizerSource,
         });
         IO.AtomicFile.WriteAllBytes(Path.Combine(directory, ConfigFile), System.Text.Encoding.UTF8.GetBytes(json));
     }
@@ -141,7 +148,7 @@ public sealed class GmsaModel
     public static GmsaModel Load(LlamaModel decoder, string directory)
     {
         string configPath = Path.Combine(directory, ConfigFile);
-        var (settings, identity, hasKeft) = JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields =>
+        var (settings, identity, hasKeft, sources) = JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields =>
         {
             if (fields.String("format") != Format)
                 throw fields.Error("format", $"must be \"{Format}\"");
@@ -157,13 +164,18 @@ public sealed class GmsaModel
                 fields.RequiredInt("segment_length", 1),
                 fields.RequiredInt("lora_rank", 1),
                 (float)(fields.Number("lora_alpha") ?? throw fields.Error("lora_alpha", "is required")));
-            return (s, fields.String("base_identity") ?? throw fields.Error("base_identity", "is required"), fields.Bool("keft") ?? false);
+            return (s, fields.String("base_identity") ?? throw fields.Error("base_identity", "is required"), fields.Bool("keft") ?? false,
+                (Model: fields.String("base_model"), Tokenizer: fields.String("tokenizer")));
         });
         if (settings.Problem(decoder.Config) is { } problem)
             throw new InvalidDataException($"{configPath}: {problem}");
         if (!string.Equals(identity, Convert.ToHexStringLower(decoder.ComputeIdentity()), StringComparison.Ordinal))
             throw new InvalidDataException($"{configPath}: trained on another base model (identity {identity[..Math.Min(16, identity.Length)]}…); pass the model it was trained with");
-        var model = new GmsaModel(decoder, settings, seed: 1, attachEncoder: false);
+        var model = new GmsaModel(decoder, settings, seed: 1, attachEncoder: false)
+        {
+            BaseModelSource = sources.Model,
+            TokenizerSource = sources.Tokenizer,
+        };
         string weights = Path.Combine(directory, WeightsFile);
         var attached = new List<string>();
         try
@@ -197,6 +209,13 @@ public sealed class GmsaModel
             throw;
         }
         return model;
+    }
+
+    /// <summary>The base model and tokenizer recorded in a compressor folder (null when not recorded), to load before <see cref="Load"/>.</summary>
+    public static (string? Model, string? Tokenizer) ReadSources(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFile);
+        return JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields => (fields.String("base_model"), fields.String("tokenizer")));
     }
 
     /// <summary>Removes this compressor's adapters from the base model (so another can be attached).</summary>

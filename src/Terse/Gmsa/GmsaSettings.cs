@@ -27,6 +27,12 @@ public sealed record GmsaSettings(
     /// <summary>The most soft tokens one segment can give (at the smallest rate).</summary>
     public int MaxSoftTokens => GroupMerging.GroupCount(SegmentLength, TrainingRates.Min());
 
+    /// <summary>Soft tokens one full segment gets at <paramref name="rate"/>.</summary>
+    public int SoftTokens(int rate) => GroupMerging.GroupCount(SegmentLength, rate);
+
+    /// <summary>Whether a compressor of these settings can compress at <paramref name="rate"/> (any r up to the segment; memory tokens bound it for that baseline).</summary>
+    public bool Accepts(int rate) => rate >= 1 && rate <= SegmentLength && (Merge != MergeMode.Memory || SoftTokens(rate) <= MaxSoftTokens);
+
     /// <summary>Null when these settings fit a base model of this shape, else what is wrong.</summary>
     public string? Problem(Terse.Neural.LlamaConfig config)
     {
