@@ -7,7 +7,15 @@ namespace Terse.Gmsa;
 /// <param name="CrossEntropy">Teacher-forced reconstruction cross-entropy, nats per token.</param>
 /// <param name="TokenAccuracy">Share of positions where greedy (free-running) reconstruction gives the original token.</param>
 /// <param name="ExactMatch">Share of segments reconstructed exactly.</param>
-public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double ExactMatch);
+/// <param name="NoContextCrossEntropy">
+/// The base model's cross-entropy of the same segments after BOS alone: what the decoder knows
+/// without soft tokens. The gap to <see cref="CrossEntropy"/> is what the soft tokens carry.
+/// </param>
+public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double ExactMatch, double NoContextCrossEntropy)
+{
+    /// <summary>Information the soft tokens carry about the text, in bits per soft token (teacher-forced gain over no context).</summary>
+    public double BitsPerSoftToken => (NoContextCrossEntropy - CrossEntropy) * Tokens / Math.Log(2) / (Segments * (double)SoftTokensPerSegment);
+}
 
 /// <summary>
 /// Continuation of held-out text after a context: cross-entropy (nats per continuation token) of
@@ -43,7 +51,7 @@ public static class GmsaEvaluation
         int segment = model.Settings.SegmentLength;
         var segments = Windows(corpus, segment, maxSegments);
         int m = GroupMerging.GroupCount(segment, rate);
-        double nats = 0;
+        double nats = 0, plain = 0;
         long tokens = 0, correct = 0;
         int exact = 0, done = 0;
         foreach (var chunk in segments.Chunk(Batch))
@@ -51,6 +59,7 @@ public static class GmsaEvaluation
             var pass = new GmsaPass(model, chunk.Length, m, new Gradients([]));
             pass.Encode(chunk, Enumerable.Repeat(rate, chunk.Length).ToArray());
             pass.Decode(chunk, marker: true, adapter: null);
+            plain += TokenContextNats(model.Decoder, chunk, model.Bos, 0, segment);
             for (int b = 0; b < chunk.Length; b++)
             {
                 foreach (float loss in pass.TextLosses(b, segment))
@@ -65,7 +74,7 @@ public static class GmsaEvaluation
                 progress?.Report(++done);
             }
         }
-        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, (double)correct / tokens, (double)exact / segments.Count);
+        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, (double)correct / tokens, (double)exact / segments.Count, plain / tokens);
     }
 
     public static ContinuationResult Continuation(GmsaModel model, int[] corpus, int rate, int continuation, int maxSamples, IProgress<long>? progress = null)
