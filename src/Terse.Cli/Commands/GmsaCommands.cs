@@ -53,12 +53,17 @@ public static class GmsaCommands
         var rates = new Option<string>("--rates") { Description = "Compression rates sampled per training sample, comma-separated.", DefaultValueFactory = _ => "2,4,8" };
         var segment = new Option<int>("--segment") { Description = "Tokens per compressed segment.", DefaultValueFactory = _ => 32 };
         var rank = new Option<int>("--rank") { Description = "Encoder LoRA rank (all seven projections of its layers).", DefaultValueFactory = _ => 16 };
+        var decoderRank = new Option<int>("--decoder-rank")
+        {
+            Description = "Adaptation, not the paper's: also train a LoRA of this rank on the decoder's q, k, v during autoencoding (0: frozen decoder, as in the paper).",
+            DefaultValueFactory = _ => 0,
+        };
         var common = new TrainingOptions(defaultSteps: 1000, defaultRate: 2e-3f);
         var threads = ThreadsOption();
         var json = JsonOption();
         var command = new Command("train", "Autoencoder pretraining: the frozen decoder learns to reconstruct each segment from its soft tokens.")
         {
-            model, tokenizer, files, output, layers, lsaLayers, merge, rates, segment, rank, threads, json,
+            model, tokenizer, files, output, layers, lsaLayers, merge, rates, segment, rank, decoderRank, threads, json,
         };
         common.AddTo(command);
         command.SetGuardedAction(parse =>
@@ -76,6 +81,14 @@ public static class GmsaCommands
                 throw new CliException(problem);
             var corpus = Tokenize(vocabulary, parse.GetValue(files)!);
             var compressor = new GmsaModel(decoder, settings, common.Seed(parse)) { BaseModelSource = modelSource, TokenizerSource = tokenizerSource };
+            int decoderRankValue = parse.GetValue(decoderRank);
+            if (decoderRankValue < 0 || decoderRankValue > decoder.Config.Dim)
+                throw new CliException($"--decoder-rank must be in 0..{decoder.Config.Dim}");
+            if (decoderRankValue > 0)
+            {
+                compressor.AddKeft(decoderRankValue, 2f * decoderRankValue, common.Seed(parse));
+                compressor.DecoderAdapterInAutoencoder = true;
+            }
             var summary = Train(compressor, GmsaStage.Autoencoder, common.Settings(parse, 0), corpus, parse.GetValue(json));
             string folder = parse.GetValue(output)!;
             compressor.Save(folder);
@@ -97,7 +110,7 @@ public static class GmsaCommands
         var common = new TrainingOptions(defaultSteps: 500, defaultRate: 2e-3f);
         var threads = ThreadsOption();
         var json = JsonOption();
-        var command = new Command("keft", "Knowledge-extraction fine-tuning: LoRA on the decoder's q, k, v learns to continue a story from its soft tokens (encoder and LSA frozen).")
+        var command = new Command("keft", "Knowledge-extraction fine-tuning: LoRA on the decoder's q, k, v learns to continue a story from its soft tokens (encoder and LSA frozen; an adapter from --decoder-rank goes on training).")
         {
             folder, model, tokenizer, files, output, continuation, rank, threads, json,
         };
@@ -106,12 +119,14 @@ public static class GmsaCommands
         {
             ApplyThreads(parse.GetValue(threads));
             var (compressor, vocabulary) = Load(parse.GetValue(folder)!, parse.GetValue(model), parse.GetValue(tokenizer));
-            if (compressor.Keft is not null)
-                throw new CliException("this compressor already has a KEFT adapter");
             int rankValue = parse.GetValue(rank);
             if (rankValue < 1 || rankValue > compressor.Decoder.Config.Dim)
                 throw new CliException($"--rank must be in 1..{compressor.Decoder.Config.Dim}");
-            compressor.AddKeft(rankValue, 2f * rankValue, common.Seed(parse));
+            // A decoder adapter trained during autoencoding (--decoder-rank) goes on training; else a new one.
+            if (compressor.Keft is null)
+                compressor.AddKeft(rankValue, 2f * rankValue, common.Seed(parse));
+            else if (!compressor.DecoderAdapterInAutoencoder)
+                throw new CliException("this compressor already has a KEFT adapter");
             var corpus = Tokenize(vocabulary, parse.GetValue(files)!);
             int continuationLength = parse.GetValue(continuation);
             if (continuationLength < 1 || 1 + compressor.Settings.MaxSoftTokens + continuationLength > compressor.Decoder.Config.MaxSequenceLength)
@@ -172,7 +187,7 @@ public static class GmsaCommands
                 if (!parse.GetValue(json))
                     foreach (var r in (List<ReconstructionResult>)results)
                         Console.Out.WriteLine($"rate {r.Rate} ({r.SoftTokensPerSegment} soft tokens for {segment} tokens), {r.Segments} held-out segments: " +
-                            $"token accuracy {r.TokenAccuracy:P1}, exact {r.ExactMatch:P1}, cross-entropy {r.CrossEntropy:F4} nats/token " +
+                            $"token accuracy {r.TokenAccuracy:P1} greedy, {r.TeacherForcedAccuracy:P1} teacher-forced, exact {r.ExactMatch:P1}, cross-entropy {r.CrossEntropy:F4} nats/token " +
                             $"(no context {r.NoContextCrossEntropy:F4}: {r.BitsPerSoftToken:F2} bits per soft token)");
             }
             else if (taskName == "continue")

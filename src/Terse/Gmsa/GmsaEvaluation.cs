@@ -6,12 +6,13 @@ namespace Terse.Gmsa;
 /// <summary>Reconstruction of held-out segments from their soft tokens at one rate.</summary>
 /// <param name="CrossEntropy">Teacher-forced reconstruction cross-entropy, nats per token.</param>
 /// <param name="TokenAccuracy">Share of positions where greedy (free-running) reconstruction gives the original token.</param>
+/// <param name="TeacherForcedAccuracy">Share of positions where the most likely next token, given the true prefix, is the original.</param>
 /// <param name="ExactMatch">Share of segments reconstructed exactly.</param>
 /// <param name="NoContextCrossEntropy">
 /// The base model's cross-entropy of the same segments after BOS alone: what the decoder knows
 /// without soft tokens. The gap to <see cref="CrossEntropy"/> is what the soft tokens carry.
 /// </param>
-public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double ExactMatch, double NoContextCrossEntropy)
+public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double TeacherForcedAccuracy, double ExactMatch, double NoContextCrossEntropy)
 {
     /// <summary>Information the soft tokens carry about the text, in bits per soft token (teacher-forced gain over no context).</summary>
     public double BitsPerSoftToken => (NoContextCrossEntropy - CrossEntropy) * Tokens / Math.Log(2) / (Segments * (double)SoftTokensPerSegment);
@@ -52,18 +53,19 @@ public static class GmsaEvaluation
         var segments = Windows(corpus, segment, maxSegments);
         int m = GroupMerging.GroupCount(segment, rate);
         double nats = 0, plain = 0;
-        long tokens = 0, correct = 0;
+        long tokens = 0, correct = 0, forced = 0;
         int exact = 0, done = 0;
         foreach (var chunk in segments.Chunk(Batch))
         {
             var pass = new GmsaPass(model, chunk.Length, m, new Gradients([]));
             pass.Encode(chunk, Enumerable.Repeat(rate, chunk.Length).ToArray());
-            pass.Decode(chunk, marker: true, adapter: null);
+            pass.Decode(chunk, marker: true, model.ReconstructionAdapter);
             plain += TokenContextNats(model.Decoder, chunk, model.Bos, 0, segment);
             for (int b = 0; b < chunk.Length; b++)
             {
                 foreach (float loss in pass.TextLosses(b, segment))
                     nats += loss;
+                forced += pass.TeacherForcedMatches(b, chunk[b]);
                 var restored = GmsaInference.Reconstruct(model, pass.Soft(b), segment);
                 int same = 0;
                 for (int i = 0; i < segment; i++)
@@ -74,7 +76,7 @@ public static class GmsaEvaluation
                 progress?.Report(++done);
             }
         }
-        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, (double)correct / tokens, (double)exact / segments.Count, plain / tokens);
+        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, (double)correct / tokens, (double)forced / tokens, (double)exact / segments.Count, plain / tokens);
     }
 
     public static ContinuationResult Continuation(GmsaModel model, int[] corpus, int rate, int continuation, int maxSamples, IProgress<long>? progress = null)

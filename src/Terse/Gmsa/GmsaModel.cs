@@ -88,6 +88,16 @@ public sealed class GmsaModel
     internal IEnumerable<Parameter> AutoencoderParameters =>
         Encoder.Parameters.Concat(LsaLayerParameters).Concat(_own);
 
+    /// <summary>
+    /// Adaptation, not in the paper: the decoder adapter (<see cref="Keft"/>) also trains during
+    /// autoencoder pretraining and reads the soft tokens when reconstructing — for decoders too
+    /// small to copy from their context when frozen.
+    /// </summary>
+    public bool DecoderAdapterInAutoencoder { get; set; }
+
+    /// <summary>The decoder adapter reconstruction runs with (null: the frozen base, as in the paper).</summary>
+    internal LoraAdapter? ReconstructionAdapter => DecoderAdapterInAutoencoder ? Keft : null;
+
     /// <summary>Where the base model and tokenizer came from (a path or a built-in name), kept in gmsa.json so commands can default to them.</summary>
     public string? BaseModelSource { get; set; }
 
@@ -135,6 +145,7 @@ public sealed class GmsaModel
             ["lora_alpha"] = s.LoraAlpha,
             ["base_identity"] = Convert.ToHexStringLower(Decoder.ComputeIdentity()),
             ["keft"] = Keft is not null,
+            ["decoder_adapter_in_autoencoder"] = DecoderAdapterInAutoencoder,
             ["base_model"] = BaseModelSource,
             ["tokenizer"] = TokenizerSource,
         });
@@ -148,7 +159,7 @@ public sealed class GmsaModel
     public static GmsaModel Load(LlamaModel decoder, string directory)
     {
         string configPath = Path.Combine(directory, ConfigFile);
-        var (settings, identity, hasKeft, sources) = JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields =>
+        var (settings, identity, hasKeft, sources, joint) = JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields =>
         {
             if (fields.String("format") != Format)
                 throw fields.Error("format", $"must be \"{Format}\"");
@@ -165,7 +176,7 @@ public sealed class GmsaModel
                 fields.RequiredInt("lora_rank", 1),
                 (float)(fields.Number("lora_alpha") ?? throw fields.Error("lora_alpha", "is required")));
             return (s, fields.String("base_identity") ?? throw fields.Error("base_identity", "is required"), fields.Bool("keft") ?? false,
-                (Model: fields.String("base_model"), Tokenizer: fields.String("tokenizer")));
+                (Model: fields.String("base_model"), Tokenizer: fields.String("tokenizer")), fields.Bool("decoder_adapter_in_autoencoder") ?? false);
         });
         if (settings.Problem(decoder.Config) is { } problem)
             throw new InvalidDataException($"{configPath}: {problem}");
@@ -175,7 +186,10 @@ public sealed class GmsaModel
         {
             BaseModelSource = sources.Model,
             TokenizerSource = sources.Tokenizer,
+            DecoderAdapterInAutoencoder = joint,
         };
+        if (joint && !hasKeft)
+            throw new InvalidDataException($"{configPath}: decoder_adapter_in_autoencoder needs the keft adapter");
         string weights = Path.Combine(directory, WeightsFile);
         var attached = new List<string>();
         try

@@ -168,6 +168,19 @@ internal sealed class GmsaPass
     public ReadOnlySpan<float> TextLosses(int b, int length) =>
         _decoder!.RowLosses.Slice(b * _decoder.Time + _firstPrediction[b], length);
 
+    /// <summary>Positions of batch row b where the decoder's most likely token (teacher-forced) is the text's.</summary>
+    public int TeacherForcedMatches(int b, int[] text)
+    {
+        int vocabulary = _c.VocabSize, matches = 0;
+        var logits = _decoder!.Logits;
+        for (int i = 0; i < text.Length; i++)
+        {
+            int row = b * _decoder.Time + _firstPrediction[b] + i;
+            matches += Neural.Sampler.ArgMax(logits.Slice(row * vocabulary, vocabulary)) == text[i] ? 1 : 0;
+        }
+        return matches;
+    }
+
     /// <summary>
     /// Backward of the last <see cref="Decode"/> loss: decoder adapter gradients, and (when
     /// <paramref name="intoEncoder"/>) on through the [AE] marker, LSA, merging, the encoder adapter

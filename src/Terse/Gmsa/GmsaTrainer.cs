@@ -96,7 +96,7 @@ public sealed class GmsaTrainer
         gradients.Clear();
         _pass.Encode(contexts, sampleRates);
         bool autoencoder = Stage == GmsaStage.Autoencoder;
-        float loss = _pass.Decode(texts, marker: autoencoder, autoencoder ? null : _model.Keft);
+        float loss = _pass.Decode(texts, marker: autoencoder, autoencoder ? _model.ReconstructionAdapter : _model.Keft);
         _pass.Backward(intoEncoder: autoencoder);
         double norm = Settings.GradientClip > 0 ? gradients.ClipNorm(Settings.GradientClip) : gradients.Norm();
         float rate = LearningRateSchedule.WarmupCosine(Step, Math.Min(Settings.WarmupSteps, Settings.Steps), Settings.Steps, Settings.LearningRate, Settings.MinLearningRate);

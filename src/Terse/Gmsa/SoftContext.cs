@@ -74,11 +74,11 @@ public static class GmsaInference
         return output;
     }
 
-    /// <summary>Greedy reconstruction of <paramref name="length"/> tokens from one segment's soft tokens (<c>[BOS] soft [AE]</c>), base decoder.</summary>
+    /// <summary>Greedy reconstruction of <paramref name="length"/> tokens from one segment's soft tokens (<c>[BOS] soft [AE]</c>), frozen decoder (or its autoencoder adapter).</summary>
     public static int[] Reconstruct(GmsaModel model, ReadOnlySpan<float> soft, int length)
     {
         int count = soft.Length / model.Decoder.Config.Dim;
-        var session = model.Decoder.CreateSession(2 + count + length);
+        var session = model.Decoder.CreateSession(2 + count + length, model.ReconstructionAdapter);
         var logits = Prefix(model, session, soft, marker: true);
         var output = new int[length];
         for (int i = 0; i < length; i++)
