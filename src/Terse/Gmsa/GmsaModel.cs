@@ -84,9 +84,9 @@ public sealed class GmsaModel
     internal IEnumerable<Parameter> LsaLayerParameters =>
         Lsa is null ? [] : Lsa.Parameters.Where(p => p.Name.StartsWith("model.layers.", StringComparison.Ordinal));
 
-    /// <summary>What autoencoder pretraining trains: encoder adapter, LSA, marker (and memory tokens).</summary>
+    /// <summary>What autoencoder pretraining trains: encoder adapter, LSA, marker (and memory tokens; and the decoder adapter when it joins).</summary>
     internal IEnumerable<Parameter> AutoencoderParameters =>
-        Encoder.Parameters.Concat(LsaLayerParameters).Concat(_own);
+        Encoder.Parameters.Concat(LsaLayerParameters).Concat(_own).Concat(ReconstructionAdapter?.Parameters ?? Enumerable.Empty<Parameter>());
 
     /// <summary>
     /// Adaptation, not in the paper: the decoder adapter (<see cref="Keft"/>) also trains during

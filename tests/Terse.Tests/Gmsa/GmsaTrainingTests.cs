@@ -55,9 +55,10 @@ public class GmsaTrainingTests
     }
 
     [Theory]
-    [InlineData(MergeMode.Mean, 1)]
-    [InlineData(MergeMode.Memory, 0)]
-    public void SavedCompressorLoadsExactlyOntoTheSameBaseAndRefusesAnother(MergeMode merge, int lsaLayers)
+    [InlineData(MergeMode.Mean, 1, false)]
+    [InlineData(MergeMode.Memory, 0, false)]
+    [InlineData(MergeMode.Last, 2, true)]
+    public void SavedCompressorLoadsExactlyOntoTheSameBaseAndRefusesAnother(MergeMode merge, int lsaLayers, bool jointDecoder)
     {
         var folder = Directory.CreateTempSubdirectory("terse-gmsa-");
         try
@@ -69,6 +70,8 @@ public class GmsaTrainingTests
             };
             new GmsaTrainer(model, GmsaStage.Autoencoder, new GmsaTrainingSettings { Steps = 3, BatchSize = 2 }, StoryTokens.Value).TrainStep();
             var keft = model.AddKeft(2, 4);
+            model.DecoderAdapterInAutoencoder = jointDecoder;
+            Assert.Equal(jointDecoder, model.AutoencoderParameters.Intersect(keft.Parameters).Any());
             var random = new Random(1);
             foreach (var p in keft.Parameters)
                 foreach (ref float v in p.Value.Span)
@@ -79,6 +82,7 @@ public class GmsaTrainingTests
             Assert.Equal(("stories260K", "stories260K"), GmsaModel.ReadSources(folder.FullName));
             Assert.Equal(model.Settings.TrainingRates, loaded.Settings.TrainingRates);
             Assert.Equal(model.Settings with { Rates = null }, loaded.Settings with { Rates = null });
+            Assert.Equal(jointDecoder, loaded.DecoderAdapterInAutoencoder);
             var pairs = model.AutoencoderParameters.Concat(keft.Parameters).Zip(loaded.AutoencoderParameters.Concat(loaded.Keft!.Parameters));
             foreach (var (original, restored) in pairs)
             {
