@@ -208,7 +208,7 @@ public static class GmsaCommands
                 if (!parse.GetValue(json))
                     foreach (var r in (List<ContinuationResult>)results)
                         Console.Out.WriteLine($"rate {r.Rate}, {r.Samples} held-out samples, {r.ContinuationTokens} tokens after {r.ContextTokens}: nats/token " +
-                            $"soft {r.SoftNats:F4}{(r.SoftKeftNats is { } k ? $", soft+KEFT {k:F4}" : "")}, full context {r.FullContextNats:F4}, no context {r.NoContextNats:F4}; " +
+                            $"soft {r.SoftNats:F4}{(r.SoftKeftNats is { } k ? $", soft+KEFT {k:F4} (KEFT with no context {r.NoContextKeftNats:F4}, with another sample's soft tokens {r.MismatchedSoftKeftNats:F4})" : "")}, full context {r.FullContextNats:F4}, no context {r.NoContextNats:F4}; " +
                             $"decoder positions {r.SoftDecoderPositions} vs {r.FullDecoderPositions}, {r.SoftMegaMultiplyAdds:F2} vs {r.FullMegaMultiplyAdds:F2} M multiply-adds");
             }
             else

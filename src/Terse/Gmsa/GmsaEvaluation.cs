@@ -22,11 +22,14 @@ public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, i
 /// Continuation of held-out text after a context: cross-entropy (nats per continuation token) of
 /// the decoder reading the context's soft tokens (base decoder and, when trained, with KEFT), the
 /// full context as tokens, and no context; plus decoder input lengths and the forward
-/// multiply-adds of each way (encoder and LSA included for soft tokens).
+/// multiply-adds of each way (encoder and LSA included for soft tokens). Two controls show whether
+/// KEFT's gain comes from the soft tokens: the KEFT decoder with no context, and with the soft
+/// tokens of another sample's context.
 /// </summary>
 public sealed record ContinuationResult(
     int Rate, int Samples, int ContextTokens, int ContinuationTokens, int SoftTokens,
     double SoftNats, double? SoftKeftNats, double FullContextNats, double NoContextNats,
+    double? NoContextKeftNats, double? MismatchedSoftKeftNats,
     int SoftDecoderPositions, int FullDecoderPositions, double SoftMegaMultiplyAdds, double FullMegaMultiplyAdds);
 
 public static class GmsaEvaluation
@@ -84,7 +87,7 @@ public static class GmsaEvaluation
         int segment = model.Settings.SegmentLength;
         var windows = Windows(corpus, segment + continuation, maxSamples);
         int m = GroupMerging.GroupCount(segment, rate);
-        double soft = 0, keft = 0, full = 0, none = 0;
+        double soft = 0, keft = 0, full = 0, none = 0, noneKeft = 0, mismatched = 0;
         long count = 0;
         int bos = model.Bos, done = 0;
         foreach (var chunk in windows.Chunk(Batch))
@@ -95,7 +98,13 @@ public static class GmsaEvaluation
             pass.Encode(contexts, Enumerable.Repeat(rate, chunk.Length).ToArray());
             soft += Sum(pass, chunk.Length, continuation, pass.Decode(texts, marker: false, adapter: null));
             if (model.Keft is not null)
+            {
                 keft += Sum(pass, chunk.Length, continuation, pass.Decode(texts, marker: false, model.Keft));
+                noneKeft += TokenContextNats(model.Decoder, texts, bos, 0, continuation, model.Keft);
+                // Each continuation after the soft tokens of the next sample's context (a chunk of one pairs with itself).
+                pass.Encode(contexts.Skip(1).Append(contexts[0]).ToArray(), Enumerable.Repeat(rate, chunk.Length).ToArray());
+                mismatched += Sum(pass, chunk.Length, continuation, pass.Decode(texts, marker: false, model.Keft));
+            }
             full += TokenContextNats(model.Decoder, chunk, bos, segment, continuation);
             none += TokenContextNats(model.Decoder, texts, bos, 0, continuation);
             count += chunk.Length * continuation;
@@ -107,6 +116,7 @@ public static class GmsaEvaluation
         int softPositions = 1 + m + continuation - 1, fullPositions = 1 + segment + continuation - 1;
         return new ContinuationResult(rate, windows.Count, segment, continuation, m,
             soft / count, model.Keft is null ? null : keft / count, full / count, none / count,
+            model.Keft is null ? null : noneKeft / count, model.Keft is null ? null : mismatched / count,
             softPositions, fullPositions,
             (encoder + ForwardMultiplyAdds(c, c.Layers, softPositions, continuation, withHead: true)) / 1e6,
             ForwardMultiplyAdds(c, c.Layers, fullPositions, continuation, withHead: true) / 1e6);
@@ -123,10 +133,10 @@ public static class GmsaEvaluation
     }
 
     /// <summary>Total nats of the last <paramref name="continuation"/> tokens of each window after <c>[BOS] window[..^1]</c>, base model.</summary>
-    private static double TokenContextNats(LlamaModel model, IReadOnlyList<int[]> windows, int bos, int context, int continuation)
+    private static double TokenContextNats(LlamaModel model, IReadOnlyList<int[]> windows, int bos, int context, int continuation, LoraAdapter? adapter = null)
     {
         int time = context + continuation;
-        var pass = new BatchPass(model, windows.Count, time, gradients: new Gradients([]));
+        var pass = new BatchPass(model, windows.Count, time, gradients: new Gradients([]), adapter: adapter);
         var inputs = new int[windows.Count * time];
         var targets = new int[windows.Count * time];
         for (int b = 0; b < windows.Count; b++)
