@@ -123,6 +123,20 @@ public class GmsaTrainingTests
     }
 
     [Fact]
+    public void GreedyReconstructionIsTheTeacherForcedArgmaxOfItsOwnOutput()
+    {
+        // The evaluation's two paths (KV-cache decoding and the batched pass) must read the same
+        // prefix [BOS] soft [AE]: fed back teacher-forced, the greedy output is its own argmax.
+        var model = new GmsaModel(GmsaPieceTests.TinyBase(seed: 12), new GmsaSettings(EncoderLayers: 2, Rates: [4], SegmentLength: 12, LoraRank: 2, LoraAlpha: 2));
+        int[] segment = [3, 9, 4, 17, 2, 8, 8, 1, 5, 22, 13, 7];
+        var pass = new GmsaPass(model, 1, 3, new Gradients([]));
+        pass.Encode([segment], [4]);
+        var greedy = GmsaInference.Reconstruct(model, pass.Soft(0), segment.Length);
+        pass.Decode([greedy], marker: true, adapter: null);
+        Assert.Equal(segment.Length, pass.TeacherForcedMatches(0, greedy));
+    }
+
+    [Fact]
     public void SoftTokenFileRoundTripsExactly()
     {
         var random = new Random(4);
