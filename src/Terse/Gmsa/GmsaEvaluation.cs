@@ -101,8 +101,11 @@ public static class GmsaEvaluation
             {
                 keft += Sum(pass, chunk.Length, continuation, pass.Decode(texts, marker: false, model.Keft));
                 noneKeft += TokenContextNats(model.Decoder, texts, bos, 0, continuation, model.Keft);
-                // Each continuation after the soft tokens of the next sample's context (a chunk of one pairs with itself).
-                pass.Encode(contexts.Skip(1).Append(contexts[0]).ToArray(), Enumerable.Repeat(rate, chunk.Length).ToArray());
+                // Each continuation after the soft tokens of a context half a batch away (8 windows, about
+                // 500 tokens: usually another story; neighbouring windows share names and scene). A chunk
+                // of one pairs with itself.
+                int shift = chunk.Length / 2;
+                pass.Encode(contexts.Skip(shift).Concat(contexts.Take(shift)).ToArray(), Enumerable.Repeat(rate, chunk.Length).ToArray());
                 mismatched += Sum(pass, chunk.Length, continuation, pass.Decode(texts, marker: false, model.Keft));
             }
             full += TokenContextNats(model.Decoder, chunk, bos, segment, continuation);
