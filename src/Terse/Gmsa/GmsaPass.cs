@@ -24,6 +24,7 @@ internal sealed class GmsaPass
     private readonly float[] _encoderInput, _merged, _dMerged, _dHidden;
     private readonly int[] _lengths, _rates, _softCounts, _firstPrediction;
     private BatchPass? _decoder;
+    private readonly Dictionary<(int Time, string? Adapter), BatchPass> _decoders = [];
     private float[] _decoderInput = [];
     private int[] _targets = [];
     private bool _markerUsed, _decoded;
@@ -131,9 +132,14 @@ internal sealed class GmsaPass
             throw new ArgumentException($"{time} decoder positions exceed the model's {_c.MaxSequenceLength}");
         if (_decoder is null || _decoder.Time != time || _decoder.Adapter != adapter)
         {
-            _decoder = new BatchPass(_g.Decoder, Batch, time, 0, null, Gradients, adapter);
-            _decoderInput = new float[Batch * time * d];
-            _targets = new int[Batch * time];
+            // Evaluation alternates adapters on the same shapes: keep one decoder pass per (length, adapter).
+            if (!_decoders.TryGetValue((time, adapter?.Name), out _decoder))
+                _decoders[(time, adapter?.Name)] = _decoder = new BatchPass(_g.Decoder, Batch, time, 0, null, Gradients, adapter);
+            if (_decoderInput.Length != Batch * time * d)
+            {
+                _decoderInput = new float[Batch * time * d];
+                _targets = new int[Batch * time];
+            }
         }
         var table = _g.Decoder.Parameters[HuggingFaceLlamaNames.Embedding].Value.Span;
         Array.Clear(_decoderInput);
