@@ -40,6 +40,23 @@ public class GmsaTrainingTests
     }
 
     [Fact]
+    public void TrainingIsReproducibleFromItsSeed()
+    {
+        float[][] Train(int seed)
+        {
+            var model = new GmsaModel(GmsaPieceTests.TinyBase(seed: 13), new GmsaSettings(EncoderLayers: 2, Rates: [2, 3], SegmentLength: 6, LoraRank: 2, LoraAlpha: 2));
+            var corpus = Enumerable.Range(0, 200).Select(i => i * 7 % 23).ToArray();
+            var trainer = new GmsaTrainer(model, GmsaStage.Autoencoder, new GmsaTrainingSettings { Steps = 5, BatchSize = 3, Seed = seed }, corpus);
+            for (int i = 0; i < 5; i++)
+                trainer.TrainStep();
+            return model.AutoencoderParameters.Select(p => p.Value.Span.ToArray()).ToArray();
+        }
+        var first = Train(1);
+        Assert.Equal(first, Train(1));
+        Assert.NotEqual(first, Train(2));
+    }
+
+    [Fact]
     public void KeftTrainingLowersContinuationLossAndLeavesTheEncoderAlone()
     {
         var tokens = StoryTokens.Value;
