@@ -56,8 +56,11 @@ internal static class EntropyComparison
             case "roundtrip":
                 RoundTripAll(kb * 1000);
                 return 0;
+            case "context":
+                ContextPolicies(kb * 1000);
+                return 0;
             default:
-                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip)");
+                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip, context)");
                 return 1;
         }
     }
@@ -172,9 +175,47 @@ internal static class EntropyComparison
         var result = codec.Compress(input);
         double surprisal = codec.Surprisal(input).TotalBits;
         double extra = result.CodedBytes * 8.0 - surprisal;
+        if (result.StoredChunks > 0)
+            throw new InvalidOperationException("a chunk of TinyStories was stored: the overhead below would not be the coder's");
+        var header = EntropyContainer.Read(result.Container).Header;
+        int table = header.Chunks.Sum(c => c.TableBytes);
         Console.WriteLine($"{input.Length:N0} bytes, {result.InputTokens:N0} tokens, {result.Chunks} chunks: coded {result.CodedBytes * 8:N0} bits, " +
             $"exact surprisal {surprisal:N1} bits, coder overhead {extra:N1} bits ({extra / result.Chunks:F2} per chunk, {100 * extra / surprisal:F2} %); " +
-            $"container {result.OutputBytes:N0} bytes = {result.CodedBytes:N0} coded + {result.OutputBytes - result.CodedBytes:N0} header, chunk table and checksums");
+            $"container {result.OutputBytes:N0} bytes = {result.CodedBytes:N0} coded + {table} chunk table + {result.OutputBytes - result.CodedBytes - table} header and checksums");
+    }
+
+    /// <summary>
+    /// The cold-start trade-off (stories260K, held-out TinyStories): container size against chunk
+    /// size (each chunk starts from an empty context) and the carry of the sliding window (what
+    /// the model keeps when its window is full), with the model work each costs.
+    /// </summary>
+    private static void ContextPolicies(int limit)
+    {
+        var input = Head("text/tinystories_valid_head.txt", limit);
+        var model = LlamaNextTokenModel.Stories260K;
+        var tokenizer = Llama2cTokenizer.Stories260K;
+        int window = model.MaxSessionTokens;
+        Console.WriteLine($"stories260K, first {input.Length:N0} bytes of TinyStories validation; window {window} tokens.");
+        Console.WriteLine();
+        Console.WriteLine("| chunk bytes | carry | chunks | tokens | model positions fed | container bytes | bits/byte | compress seconds |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        (int Chunk, int Carry)[] settings =
+        [
+            (16384, 0), (16384, 32), (16384, 64), (16384, 128), (16384, 256), (16384, 384),
+            (1024, 0), (4096, 128), (8192, 128), (32768, 128), (65536, 128),
+        ];
+        foreach (var (chunk, carry) in settings)
+        {
+            var codec = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(CarryTokens: carry, ChunkBytes: chunk));
+            var prepared = codec.Prepare(input);
+            var clock = Stopwatch.StartNew();
+            var result = codec.Compress(prepared);
+            double seconds = clock.Elapsed.TotalSeconds;
+            var policy = new ContextPolicy(window, carry);
+            long positions = prepared.Chunks.Sum(c => policy.PositionsFed(c.Segmented.Tokens.Length));
+            Console.WriteLine($"| {chunk:N0} | {carry} | {result.Chunks} | {result.InputTokens:N0} | {positions:N0} | {result.OutputBytes:N0} | " +
+                $"{result.BitsPerByte:F4} | {seconds:F1} |");
+        }
     }
 
     private static double Best(Action action)
