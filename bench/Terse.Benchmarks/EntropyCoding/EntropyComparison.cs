@@ -58,7 +58,8 @@ internal static class EntropyComparison
                 RoundTripAll(kb * 1000);
                 return 0;
             case "context":
-                ContextPolicies(kb * 1000);
+                int fileAt = Array.IndexOf(args, "--file");
+                ContextPolicies(kb * 1000, fileAt >= 0 ? args[fileAt + 1] : "text/tinystories_valid_head.txt");
                 return 0;
             default:
                 Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip, context)");
@@ -196,31 +197,32 @@ internal static class EntropyComparison
     /// size (each chunk starts from an empty context) and the carry of the sliding window (what
     /// the model keeps when its window is full), with the model work each costs.
     /// </summary>
-    private static void ContextPolicies(int limit)
+    private static void ContextPolicies(int limit, string file)
     {
-        var input = Head("text/tinystories_valid_head.txt", limit);
+        var input = Head(file, limit);
         var model = LlamaNextTokenModel.Stories260K;
         var tokenizer = Llama2cTokenizer.Stories260K;
         int window = model.MaxSessionTokens;
-        Console.WriteLine($"stories260K, first {input.Length:N0} bytes of TinyStories validation; window {window} tokens.");
+        int carry = (int)(window * EntropyCodec.DefaultCarryFraction);
+        Console.WriteLine($"stories260K, first {input.Length:N0} bytes of {file}; window {window} tokens, default carry {carry}.");
         Console.WriteLine();
         Console.WriteLine("| chunk bytes | carry | chunks | tokens | model positions fed | container bytes | bits/byte | compress seconds |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         (int Chunk, int Carry)[] settings =
         [
-            (16384, 0), (16384, 32), (16384, 64), (16384, 128), (16384, 256), (16384, 384),
-            (1024, 0), (4096, 128), (8192, 128), (32768, 128), (65536, 128),
+            (16384, 0), (16384, 32), (16384, 64), (16384, carry), (16384, 256), (16384, 384),
+            (1024, 0), (4096, carry), (8192, carry), (32768, carry), (65536, carry),
         ];
-        foreach (var (chunk, carry) in settings)
+        foreach (var (chunk, carried) in settings)
         {
-            var codec = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(CarryTokens: carry, ChunkBytes: chunk));
+            var codec = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(CarryTokens: carried, ChunkBytes: chunk));
             var prepared = codec.Prepare(input);
             var clock = Stopwatch.StartNew();
             var result = codec.Compress(prepared);
             double seconds = clock.Elapsed.TotalSeconds;
-            var policy = new ContextPolicy(window, carry);
+            var policy = new ContextPolicy(window, carried);
             long positions = prepared.Chunks.Sum(c => policy.PositionsFed(c.Segmented.Tokens.Length));
-            Console.WriteLine($"| {chunk:N0} | {carry} | {result.Chunks} | {result.InputTokens:N0} | {positions:N0} | {result.OutputBytes:N0} | " +
+            Console.WriteLine($"| {chunk:N0} | {carried} | {result.Chunks} | {result.InputTokens:N0} | {positions:N0} | {result.OutputBytes:N0} | " +
                 $"{result.BitsPerByte:F4} | {seconds:F1} |");
         }
     }
