@@ -66,8 +66,8 @@ public sealed record EntropyContainerInfo(
     int OriginalLength, long TokenCount, int ChunkCount, int StoredChunks, bool Escapes, int ContextWindow, int ContextCarry);
 
 /// <summary>Per-token surprisal of a text under a model.</summary>
-/// <param name="Tokens">The tokens the model sees (raw escapes excluded).</param>
-/// <param name="Bits">−log2 p(token | tokens before it in its chunk), one per token.</param>
+/// <param name="Tokens">The tokens the model sees, every chunk's in order (raw escapes excluded).</param>
+/// <param name="Bits">−log2 p(token | the context the model holds for it: earlier tokens of its chunk, within the sliding window), one per token.</param>
 /// <param name="RawBytes">Bytes the tokenizer could not represent (escapes, not in <paramref name="Tokens"/>).</param>
 public sealed record TextSurprisal(int[] Tokens, double[] Bits, int RawBytes)
 {
