@@ -15,6 +15,7 @@ public static class Program
         ["tokenizer-speed"] = Tokenization.TokenizerSpeedCommand.Run,
         ["tokenizer-fuzz-parity"] = Tokenization.TokenizerFuzzParityCommand.Run,
         ["neural"] = Neural.NeuralComparison.Run,
+        ["entropy"] = EntropyCoding.EntropyComparison.Run,
         ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,

@@ -35,6 +35,9 @@ internal interface ICompressionMethod
 
     /// <summary>Restores the original bytes exactly, or throws (InvalidDataException, CliException) with a clear message.</summary>
     DecompressionOutcome Decompress(byte[] container, MethodContext context);
+
+    /// <summary>Inputs (to compress or decompress) at least this long get a progress bar on a terminal; slow methods lower it.</summary>
+    long ProgressThresholdBytes => 1 << 20;
 }
 
 /// <param name="Parse">For the method's own options.</param>
@@ -51,10 +54,7 @@ internal sealed record DecompressionOutcome(byte[] Output, object Report, string
 public static class CompressCommands
 {
     /// <summary>The methods <c>-m</c> can name; the first is the default.</summary>
-    internal static readonly ICompressionMethod[] Methods = [new MetaTokenMethod()];
-
-    /// <summary>Inputs at least this long get a progress bar (on a terminal).</summary>
-    private const int ProgressThresholdBytes = 1 << 20;
+    internal static readonly ICompressionMethod[] Methods = [new MetaTokenMethod(), new EntropyCompressionMethod()];
 
     public static void AddTo(RootCommand root)
     {
@@ -89,7 +89,7 @@ public static class CompressCommands
             if (wantJson && outputPath is null or "-")
                 throw new CliException("--json prints the report on stdout, so the container needs a file: add -o FILE");
             var input = CliIO.ReadAllBytes(parse.GetValue(file));
-            var outcome = WithProgress("compressing", input.Length, progress =>
+            var outcome = WithProgress("compressing", input.Length, chosen.ProgressThresholdBytes, progress =>
                 chosen.Compress(input, new MethodContext(parse, parse.GetValue(tokenizer), progress)));
             CliIO.WriteAllBytes(outputPath, outcome.Container);
             Report(outcome.Report, outcome.Summary, outputPath, wantJson);
@@ -121,7 +121,7 @@ public static class CompressCommands
             var chosen = Methods.FirstOrDefault(m => m.IsContainer(container))
                 ?? throw new InvalidDataException("not a Terse container: the file does not start with the magic of any method ("
                     + string.Join(", ", Methods.Select(m => m.Name)) + ")");
-            var outcome = WithProgress("decompressing", container.Length, progress =>
+            var outcome = WithProgress("decompressing", container.Length, chosen.ProgressThresholdBytes, progress =>
                 chosen.Decompress(container, new MethodContext(parse, parse.GetValue(tokenizer), progress)));
             CliIO.WriteAllBytes(outputPath, outcome.Output);
             Report(outcome.Report, outcome.Summary, outputPath, wantJson);
@@ -130,9 +130,9 @@ public static class CompressCommands
         return command;
     }
 
-    private static T WithProgress<T>(string label, long inputBytes, Func<IProgress<double>, T> work)
+    private static T WithProgress<T>(string label, long inputBytes, long thresholdBytes, Func<IProgress<double>, T> work)
     {
-        if (inputBytes < ProgressThresholdBytes)
+        if (inputBytes < thresholdBytes)
             return work(new Progress<double>(_ => { }));
         const int Steps = 1000;
         return ProgressReporter.Run(label, Steps, progress => work(new FractionProgress(progress, Steps)));

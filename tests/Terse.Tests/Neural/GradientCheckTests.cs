@@ -18,10 +18,10 @@ public class GradientCheckTests
     private const double AbsoluteFloor = 5e-5;
     private const float Step = 1e-2f;
 
-    private static float[] RandomArray(Random random, int length, double scale = 1) =>
+    internal static float[] RandomArray(Random random, int length, double scale = 1) =>
         Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
 
-    private static double WeightedSum(ReadOnlySpan<float> values, float[] weights)
+    internal static double WeightedSum(ReadOnlySpan<float> values, float[] weights)
     {
         double sum = 0;
         for (int i = 0; i < values.Length; i++)
@@ -30,7 +30,7 @@ public class GradientCheckTests
     }
 
     /// <summary>Checks <paramref name="gradient"/> of <paramref name="loss"/> w.r.t. <paramref name="x"/> (perturbed in place and restored).</summary>
-    private static void Check(string what, Func<double> loss, float[] x, float[] gradient, Random random, int elements = 3)
+    internal static void Check(string what, Func<double> loss, float[] x, float[] gradient, Random random, int elements = 3, float step = Step)
     {
         for (int trial = 0; trial < 2 + elements; trial++)
         {
@@ -41,12 +41,12 @@ public class GradientCheckTests
             else
                 direction[random.Next(x.Length)] = 1;
             var saved = (float[])x.Clone();
-            for (int i = 0; i < x.Length; i++) x[i] = saved[i] + Step * direction[i];
+            for (int i = 0; i < x.Length; i++) x[i] = saved[i] + step * direction[i];
             double plus = loss();
-            for (int i = 0; i < x.Length; i++) x[i] = saved[i] - Step * direction[i];
+            for (int i = 0; i < x.Length; i++) x[i] = saved[i] - step * direction[i];
             double minus = loss();
             saved.CopyTo(x, 0);
-            double numeric = (plus - minus) / (2 * Step);
+            double numeric = (plus - minus) / (2 * step);
             double analytic = WeightedSum(gradient, direction);
             double scale = Math.Max(Math.Abs(numeric), Math.Abs(analytic));
             Assert.True(Math.Abs(numeric - analytic) <= RelativeBound * scale + AbsoluteFloor,
@@ -188,9 +188,11 @@ public class GradientCheckTests
         Assert.All(dLogits.AsSpan(vocab, vocab).ToArray(), g => Assert.Equal(0f, g));
     }
 
-    private static LlamaModel TinyModel(bool bias, bool tied, int seed, int layers = 2)
+    private static LlamaModel TinyModel(bool bias, bool tied, int seed, int layers = 2) =>
+        WithLargeWeights(LlamaModel.CreateRandom(new LlamaConfig(16, 24, layers, 4, 2, 23, 8, TiedEmbeddings: tied, AttentionBias: bias), seed), seed);
+
+    internal static LlamaModel WithLargeWeights(LlamaModel model, int seed)
     {
-        var model = LlamaModel.CreateRandom(new LlamaConfig(16, 24, layers, 4, 2, 23, 8, TiedEmbeddings: tied, AttentionBias: bias), seed);
         // Larger weights than the 0.02 initialisation, so every path carries a gradient well above rounding noise.
         var random = new Random(seed);
         foreach (var parameter in model.Parameters)
@@ -278,5 +280,27 @@ public class GradientCheckTests
         var values = query.Value.Span.ToArray();
         Check("layer-1 q_proj", () => { values.CopyTo(query.Value.Span); return Loss(); }, values, pass.Gradients.Of(query).ToArray(), random);
         Assert.True(pass.Gradients.Of(model.Parameters["model.layers.0.self_attn.q_proj.weight"]).IndexOfAnyExcept(0f) < 0, "layer 0 is outside the stack");
+    }
+
+    [Fact]
+    public void FullStackWithoutHeadBackpropagatesAHiddenGradient()
+    {
+        var model = TinyModel(bias: false, tied: true, seed: 41);
+        int batch = 2, time = 4;
+        var random = new Random(42);
+        var inputs = RandomArray(random, batch * time * 16);
+        var upstream = RandomArray(random, batch * time * 16);
+        var pass = new BatchPass(model, batch, time, head: false);
+        Assert.False(pass.HasHead);
+        Assert.Throws<InvalidOperationException>(() => pass.Logits.Length);
+        double Loss()
+        {
+            pass.Forward(inputs);
+            return WeightedSum(pass.HiddenState(2), upstream);
+        }
+        Loss();
+        pass.Backward(upstream);
+        Check("inputs", Loss, inputs, pass.InputGradient.ToArray(), random);
+        Assert.True(pass.Gradients.Of(model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.FinalNorm]).IndexOfAnyExcept(0f) < 0, "the final norm is not part of a headless stack");
     }
 }

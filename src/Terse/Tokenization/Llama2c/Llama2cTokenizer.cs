@@ -41,7 +41,11 @@ public sealed class Llama2cTokenizer : Tokenizer
     private readonly byte[][] _pieces;
     private readonly float[] _scores;
     private readonly ByteStringIndex _index;
-    private readonly PairMergeTable _merges;
+    /// <summary>run.c's lookup of a one-byte group without hashing: the id, or -1.</summary>
+    private readonly int[] _singleByteGroupIds;
+    /// <summary>run.c's lookup of a 2–4 byte group (a byte and continuation bytes), keyed by its bytes packed little-endian.</summary>
+    private readonly Dictionary<int, int> _multiByteGroupIds;
+    private readonly SymbolMerger _merger;
     private readonly PieceDecoder _decoder;
     private readonly int _dummyPrefixId;
     private readonly byte[] _fingerprint;
@@ -70,7 +74,8 @@ public sealed class Llama2cTokenizer : Tokenizer
         if (!_index.TryGet(" "u8, out _dummyPrefixId))
             throw new InvalidDataException("llama2.c tokenizer: there is no \" \" token, which run.c's dummy prefix needs");
 
-        _merges = BuildMerges();
+        (_singleByteGroupIds, _multiByteGroupIds) = BuildGroupLookup();
+        _merger = BuildMerger(BuildMerges());
 
         var output = new PieceOutput[count];
         var rendered = new byte[count][];
@@ -168,8 +173,8 @@ public sealed class Llama2cTokenizer : Tokenizer
             ids.Add(BosToken);
         if (!text.IsEmpty)
         {
-            var symbols = new SymbolBuffer(Encoding.UTF8.GetMaxByteCount(text.Length) / 3 + 8);
-            symbols.Add(_dummyPrefixId, frozen: false);
+            using var symbols = new SymbolBuffer(text.Length + 1);
+            symbols.Add(_dummyPrefixId);
             if (options.AllowSpecialTokens)
             {
                 int segmentStart = 0;
@@ -181,18 +186,18 @@ public sealed class Llama2cTokenizer : Tokenizer
                         i++;
                         continue;
                     }
-                    AddText(ref symbols, text[segmentStart..i]);
-                    symbols.Add(special, frozen: true);
+                    AddText(symbols, text[segmentStart..i]);
+                    symbols.AddFrozen(special);
                     i += length;
                     segmentStart = i;
                 }
-                AddText(ref symbols, text[segmentStart..]);
+                AddText(symbols, text[segmentStart..]);
             }
             else
             {
-                AddText(ref symbols, text);
+                AddText(symbols, text);
             }
-            MergeAndAppend(ref symbols, ids);
+            MergeAndAppend(symbols, ids);
         }
         if (options.AddEos)
             ids.Add(EosToken);
@@ -209,10 +214,10 @@ public sealed class Llama2cTokenizer : Tokenizer
             ids.Add(BosToken);
         if (!bytes.IsEmpty)
         {
-            var symbols = new SymbolBuffer(bytes.Length + 1);
-            symbols.Add(_dummyPrefixId, frozen: false);
-            AddUtf8(ref symbols, bytes);
-            MergeAndAppend(ref symbols, ids);
+            using var symbols = new SymbolBuffer(bytes.Length + 1);
+            symbols.Add(_dummyPrefixId);
+            AddUtf8(symbols, bytes);
+            MergeAndAppend(symbols, ids);
         }
         if (options.AddEos)
             ids.Add(EosToken);
@@ -222,7 +227,10 @@ public sealed class Llama2cTokenizer : Tokenizer
     public override void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output) =>
         _decoder.Decode(ids, output, IdOutOfRange);
 
-    private void AddText(ref SymbolBuffer symbols, ReadOnlySpan<char> text)
+    /// <inheritdoc cref="SymbolMerger.ForgetCachedSegments"/>
+    internal void ForgetCachedSegments() => _merger.ForgetCachedSegments();
+
+    private void AddText(SymbolBuffer symbols, ReadOnlySpan<char> text)
     {
         if (text.IsEmpty)
             return;
@@ -230,7 +238,7 @@ public sealed class Llama2cTokenizer : Tokenizer
         try
         {
             int length = Encoding.UTF8.GetBytes(text, rented);
-            AddUtf8(ref symbols, rented.AsSpan(0, length));
+            AddUtf8(symbols, rented.AsSpan(0, length));
         }
         finally
         {
@@ -238,7 +246,7 @@ public sealed class Llama2cTokenizer : Tokenizer
         }
     }
 
-    private void AddUtf8(ref SymbolBuffer symbols, ReadOnlySpan<byte> utf8)
+    private void AddUtf8(SymbolBuffer symbols, ReadOnlySpan<byte> utf8)
     {
         for (int i = 0; i < utf8.Length;)
         {
@@ -246,23 +254,78 @@ public sealed class Llama2cTokenizer : Tokenizer
             int start = i++;
             while (i < utf8.Length && (utf8[i] & 0xC0) == 0x80 && i - start < 4)
                 i++;
-            var group = utf8[start..i];
-            if (_index.TryGet(group, out int id))
+            int id;
+            if (i - start == 1)
             {
-                symbols.Add(id, frozen: false);
+                id = _singleByteGroupIds[utf8[start]];
             }
             else
             {
-                foreach (byte b in group)
-                    symbols.Add(b + ByteTokenOffset, frozen: false);
+                int packed = 0;
+                for (int k = i - 1; k >= start; k--)
+                    packed = (packed << 8) | utf8[k];
+                if (!_multiByteGroupIds.TryGetValue(packed, out id))
+                    id = -1;
+            }
+            if (id >= 0)
+            {
+                symbols.Add(id);
+            }
+            else
+            {
+                foreach (byte b in utf8[start..i])
+                    symbols.Add(b + ByteTokenOffset);
             }
         }
     }
 
-    private void MergeAndAppend(ref SymbolBuffer symbols, List<int> ids)
+    private void MergeAndAppend(SymbolBuffer symbols, List<int> ids)
     {
-        int count = _merges.Merge(symbols.Ids, symbols.Count, symbols.AnyFrozen ? symbols.Frozen : null);
-        ids.AddRange(symbols.Ids.AsSpan(0, count));
+        int count = _merger.Merge(symbols.Ids, symbols.Frozen);
+        ids.AddRange(symbols.Ids[..count]);
+    }
+
+    /// <summary>
+    /// Tables giving what <see cref="ByteStringIndex.TryGet"/> gives for the groups run.c forms. A
+    /// multi-byte group's bytes after the first are continuation bytes, never zero, so packing them
+    /// with zero padding is unambiguous; only pieces of that shape can match a group.
+    /// </summary>
+    private (int[] Single, Dictionary<int, int> Multi) BuildGroupLookup()
+    {
+        var single = new int[256];
+        for (int b = 0; b < 256; b++)
+            single[b] = _index.TryGet([(byte)b], out int id) ? id : -1;
+        var multi = new Dictionary<int, int>();
+        for (int id = 0; id < _pieces.Length; id++)
+        {
+            var piece = _pieces[id];
+            if (piece.Length is < 2 or > 4 || piece.AsSpan(1).IndexOfAnyExceptInRange((byte)0x80, (byte)0xBF) >= 0)
+                continue;
+            int packed = 0;
+            for (int k = piece.Length - 1; k >= 0; k--)
+                packed = (packed << 8) | piece[k];
+            _index.TryGet(piece, out int canonical);
+            multi.TryAdd(packed, canonical);
+        }
+        return (single, multi);
+    }
+
+    /// <summary>
+    /// The merger with its cut rule: the space symbol is the " " token, and a space can follow a
+    /// symbol inside a merge result when some merged token has that symbol's last byte before a space.
+    /// </summary>
+    private SymbolMerger BuildMerger(PairMergeTable merges)
+    {
+        var beforeSpace = new bool[256];
+        foreach (int id in merges.MergedIds())
+        {
+            var piece = _pieces[id];
+            for (int k = 1; k < piece.Length; k++)
+                if (piece[k] == (byte)' ')
+                    beforeSpace[piece[k - 1]] = true;
+        }
+        return new SymbolMerger(merges, _pieces.Length, _dummyPrefixId,
+            id => _pieces[id].Length == 0 || beforeSpace[_pieces[id][^1]]);
     }
 
     /// <summary>Every split of a mergeable token into two tokens (as byte strings), keyed by the two ids.</summary>

@@ -33,10 +33,12 @@ public sealed class SentencePieceTokenizer : Tokenizer
     private readonly Dictionary<string, int> _mergeable;
     /// <summary>Single code points → symbol id: a mergeable piece id, or a pseudo id (≥ piece count) for a character that is not itself a piece but occurs inside one.</summary>
     private readonly Dictionary<int, int> _symbolByCodePoint;
+    /// <summary>The symbol of each BMP char, -1 - char when it has none: the per-character lookup without hashing.</summary>
+    private readonly int[] _symbolByBmpChar;
     private readonly int[] _codePointOfPseudo;
     /// <summary>Single code points spelled by CONTROL or BYTE pieces: SentencePiece's PieceToId finds them after merging.</summary>
     private readonly Dictionary<int, int> _reservedByCodePoint;
-    private readonly PairMergeTable _merges;
+    private readonly SymbolMerger _merger;
     private readonly bool _hasUnused;
     private readonly LongestMatcher _userDefined;
     private readonly LongestMatcher _control;
@@ -97,10 +99,14 @@ public sealed class SentencePieceTokenizer : Tokenizer
             if (SingleCodePoint(piece) is int cp)
                 _symbolByCodePoint[cp] = id;
         var pseudo = new List<int>();
-        _merges = model.ModelType == SentencePieceModelType.Bpe
+        var merges = model.ModelType == SentencePieceModelType.Bpe
             ? BuildMerges(pseudo)
             : new PairMergeTable(PairMergeTable.NewPairDictionary(), model.Scores);
         _codePointOfPseudo = pseudo.ToArray();
+        _symbolByBmpChar = new int[char.MaxValue + 1];
+        for (int c = 0; c <= char.MaxValue; c++)
+            _symbolByBmpChar[c] = _symbolByCodePoint.TryGetValue(c, out int symbol) ? symbol : -1 - c;
+        _merger = BuildMerger(merges);
 
         _userDefined = new LongestMatcher(_mergeable.Where(p => model.Types[p.Value] == PieceType.UserDefined));
         _specialTokens = reserved.Where(p => model.Types[p.Value] == PieceType.Control)
@@ -170,8 +176,19 @@ public sealed class SentencePieceTokenizer : Tokenizer
     {
         if (options.AddBos && _bosId is int bos)
             ids.Add(bos);
-        var input = new NormalizerInput(text.Length + 1);
         if (options.AllowSpecialTokens && !_control.IsEmpty)
+            EncodeWithControlPieces(text, ids);
+        else
+            EncodeUnits(text, default, ids);
+        if (options.AddEos && _eosId is int eos)
+            ids.Add(eos);
+    }
+
+    /// <summary>The spellings of CONTROL pieces in <paramref name="text"/> become opaque units with their ids.</summary>
+    private void EncodeWithControlPieces(ReadOnlySpan<char> text, List<int> ids)
+    {
+        InputUnits? input = null;
+        try
         {
             int segmentStart = 0;
             for (int i = 0; i < text.Length;)
@@ -182,20 +199,24 @@ public sealed class SentencePieceTokenizer : Tokenizer
                     i++;
                     continue;
                 }
+                input ??= new InputUnits(text.Length + 1);
                 input.AddText(text[segmentStart..i]);
                 input.AddOpaque(special);
                 i += length;
                 segmentStart = i;
             }
+            if (input is null)
+            {
+                EncodeUnits(text, default, ids);
+                return;
+            }
             input.AddText(text[segmentStart..]);
+            EncodeUnits(input.Text, input.Opaque, ids);
         }
-        else
+        finally
         {
-            input.AddText(text);
+            input?.Dispose();
         }
-        EncodeNormalized(ref input, ids);
-        if (options.AddEos && _eosId is int eos)
-            ids.Add(eos);
     }
 
     /// <summary>
@@ -208,17 +229,19 @@ public sealed class SentencePieceTokenizer : Tokenizer
             return false;
         if (options.AddBos && _bosId is int bos)
             ids.Add(bos);
-        var input = new NormalizerInput(bytes.Length + 1);
-        while (!bytes.IsEmpty)
+        using (var input = new InputUnits(bytes.Length + 1))
         {
-            var status = Rune.DecodeFromUtf8(bytes, out var rune, out int consumed);
-            if (status == OperationStatus.Done)
-                input.AddRune(rune);
-            else
-                input.AddOpaque(_byteIds[bytes[0]]);
-            bytes = bytes[(status == OperationStatus.Done ? consumed : 1)..];
+            while (!bytes.IsEmpty)
+            {
+                var status = Rune.DecodeFromUtf8(bytes, out var rune, out int consumed);
+                if (status == OperationStatus.Done)
+                    input.AddRune(rune);
+                else
+                    input.AddOpaque(_byteIds[bytes[0]]);
+                bytes = bytes[(status == OperationStatus.Done ? consumed : 1)..];
+            }
+            EncodeUnits(input.Text, input.Opaque, ids);
         }
-        EncodeNormalized(ref input, ids);
         if (options.AddEos && _eosId is int eos)
             ids.Add(eos);
         return true;
@@ -227,86 +250,122 @@ public sealed class SentencePieceTokenizer : Tokenizer
     public override void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output) =>
         _decoder.Decode(ids, output, IdOutOfRange);
 
+    /// <inheritdoc cref="SymbolMerger.ForgetCachedSegments"/>
+    internal void ForgetCachedSegments() => _merger.ForgetCachedSegments();
+
     /// <summary>
     /// SentencePiece's normalizer on the input units, then symbols: opaque units (special tokens,
     /// raw bytes) and user-defined matches are frozen, other characters become merge symbols.
     /// </summary>
-    private void EncodeNormalized(ref NormalizerInput input, List<int> ids)
+    /// <param name="units">The text as UTF-16 units.</param>
+    /// <param name="opaque">Empty, or per unit: the id of an opaque unit, -1 for text.</param>
+    private void EncodeUnits(ReadOnlySpan<char> units, ReadOnlySpan<int> opaque, List<int> ids)
     {
-        var text = input.Text;
-        var opaque = input.Opaque;
-        int length = text.Count;
-
-        // Normalize into `normalized` (chars) with opaque ids carried alongside.
-        var normalized = new List<char>(length + 4);
-        var normalizedOpaque = new List<int>(length + 4);
-        int start = 0, end = length;
+        bool hasOpaque = !opaque.IsEmpty;
+        int start = 0, end = units.Length;
         if (_model.RemoveExtraWhitespaces)
         {
-            while (start < end && opaque[start] < 0 && text[start] == ' ')
+            while (start < end && units[start] == ' ' && !(hasOpaque && opaque[start] >= 0))
                 start++;
-            while (end > start && opaque[end - 1] < 0 && text[end - 1] == ' ')
+            while (end > start && units[end - 1] == ' ' && !(hasOpaque && opaque[end - 1] >= 0))
                 end--;
         }
         if (start == end)
             return;
-        if (_model.AddDummyPrefix)
-            Append(SpaceChar(), -1);
-        bool previousWasSpace = _model.RemoveExtraWhitespaces;
-        for (int i = start; i < end; i++)
+
+        // Normalize: spaces to the space symbol (runs collapsed when removing extra whitespace),
+        // a dummy prefix in front; opaque units carried along at their positions.
+        char space = _model.EscapeWhitespaces ? SpaceSymbol : ' ';
+        int capacity = end - start + 1;
+        char[] normalized = ArrayPool<char>.Shared.Rent(capacity);
+        int[]? normalizedOpaque = hasOpaque ? ArrayPool<int>.Shared.Rent(capacity) : null;
+        int length = 0;
+        try
         {
-            if (opaque[i] >= 0)
+            if (_model.AddDummyPrefix)
+                Append(space, -1);
+            bool previousWasSpace = _model.RemoveExtraWhitespaces;
+            for (int i = start; i < end; i++)
             {
-                Append('\0', opaque[i]);
-                previousWasSpace = false;
+                if (hasOpaque && opaque[i] >= 0)
+                {
+                    Append('\0', opaque[i]);
+                    previousWasSpace = false;
+                    continue;
+                }
+                char c = units[i];
+                if (c == ' ')
+                {
+                    if (previousWasSpace)
+                        continue;
+                    Append(space, -1);
+                    previousWasSpace = _model.RemoveExtraWhitespaces;
+                }
+                else
+                {
+                    Append(c, -1);
+                    previousWasSpace = false;
+                }
+            }
+            EncodeNormalized(normalized.AsSpan(0, length), normalizedOpaque is null ? default : normalizedOpaque.AsSpan(0, length), ids);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(normalized);
+            if (normalizedOpaque is not null)
+                ArrayPool<int>.Shared.Return(normalizedOpaque);
+        }
+
+        void Append(char c, int opaqueId)
+        {
+            normalized[length] = c;
+            if (normalizedOpaque is not null)
+                normalizedOpaque[length] = opaqueId;
+            length++;
+        }
+    }
+
+    /// <summary>Symbols of the normalized text, merged, written as ids.</summary>
+    private void EncodeNormalized(ReadOnlySpan<char> text, ReadOnlySpan<int> opaque, List<int> ids)
+    {
+        using var symbols = new SymbolBuffer(text.Length);
+        int nextOpaque = NextOpaque(opaque, 0, text.Length);
+        for (int i = 0; i < text.Length;)
+        {
+            if (i == nextOpaque)
+            {
+                symbols.AddFrozen(opaque[i]);
+                nextOpaque = NextOpaque(opaque, ++i, text.Length);
                 continue;
             }
             char c = text[i];
-            if (c == ' ')
+            if (_userDefined.MayStartWith(c))
             {
-                if (previousWasSpace)
+                // User-defined pieces are matched within the text up to the next opaque unit.
+                int matched = _userDefined.Match(text[i..nextOpaque], out int userDefinedId);
+                if (matched > 0)
+                {
+                    symbols.AddFrozen(userDefinedId);
+                    i += matched;
                     continue;
-                Append(SpaceChar(), -1);
-                previousWasSpace = _model.RemoveExtraWhitespaces;
+                }
             }
-            else
+            if (!char.IsSurrogate(c))
             {
-                Append(c, -1);
-                previousWasSpace = false;
-            }
-        }
-
-        var symbols = new SymbolBuffer(normalized.Count);
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(normalized);
-        for (int i = 0; i < span.Length;)
-        {
-            if (normalizedOpaque[i] >= 0)
-            {
-                symbols.Add(normalizedOpaque[i], frozen: true);
+                symbols.Add(_symbolByBmpChar[c]);
                 i++;
-                continue;
             }
-            int userDefinedId = -1;
-            int matched = _userDefined.IsEmpty ? 0 : _userDefined.Match(UntilOpaque(span, normalizedOpaque, i), out userDefinedId);
-            if (matched > 0)
+            else if (char.IsHighSurrogate(c) && i + 1 < nextOpaque && char.IsLowSurrogate(text[i + 1]))
             {
-                symbols.Add(userDefinedId, frozen: true);
-                i += matched;
-                continue;
-            }
-            int codePoint;
-            int width = 1;
-            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]) && normalizedOpaque[i + 1] < 0)
-            {
-                codePoint = char.ConvertToUtf32(span[i], span[i + 1]);
-                width = 2;
+                int codePoint = char.ConvertToUtf32(c, text[i + 1]);
+                symbols.Add(_symbolByCodePoint.TryGetValue(codePoint, out int symbol) ? symbol : -1 - codePoint);
+                i += 2;
             }
             else
             {
-                codePoint = char.IsSurrogate(span[i]) ? 0xFFFD : span[i];
+                symbols.Add(_symbolByBmpChar[0xFFFD]); // a lone surrogate reads as U+FFFD
+                i++;
             }
-            symbols.Add(_symbolByCodePoint.TryGetValue(codePoint, out int symbol) ? symbol : -1 - codePoint, frozen: false);
-            i += width;
         }
 
         Dictionary<int, (int Left, int Right)>? splitOfUnused = null;
@@ -320,27 +379,19 @@ public sealed class SentencePieceTokenizer : Tokenizer
                     splitOfUnused[merged] = (left, right);
             };
         }
-        int count = _merges.Merge(symbols.Ids, symbols.Count, symbols.AnyFrozen ? symbols.Frozen : null, onCandidate);
+        int count = _merger.Merge(symbols.Ids, symbols.Frozen, onCandidate);
 
         bool previousUnknown = false;
-        for (int i = 0; i < count; i++)
-            Emit(symbols.Ids[i], ids, splitOfUnused, ref previousUnknown);
-
-        char SpaceChar() => _model.EscapeWhitespaces ? SpaceSymbol : ' ';
-
-        void Append(char c, int opaqueId)
-        {
-            normalized.Add(c);
-            normalizedOpaque.Add(opaqueId);
-        }
+        foreach (int symbol in symbols.Ids[..count])
+            Emit(symbol, ids, splitOfUnused, ref previousUnknown);
     }
 
-    private static ReadOnlySpan<char> UntilOpaque(ReadOnlySpan<char> text, List<int> opaque, int start)
+    private static int NextOpaque(ReadOnlySpan<int> opaque, int from, int length)
     {
-        int end = start;
-        while (end < text.Length && opaque[end] < 0)
-            end++;
-        return text[start..end];
+        if (opaque.IsEmpty)
+            return length;
+        int found = opaque[from..length].IndexOfAnyExceptInRange(int.MinValue, -1);
+        return found < 0 ? length : from + found;
     }
 
     /// <summary>Writes the ids for one merged symbol: UNUSED pieces split back, unknown characters to bytes or one unknown id per run.</summary>
@@ -417,6 +468,35 @@ public sealed class SentencePieceTokenizer : Tokenizer
             }
             return symbol;
         }
+    }
+
+    /// <summary>
+    /// The merger with its cut rule: the space symbol, and which symbols a space can follow inside
+    /// a merge result (by the code point they spell; see <see cref="SymbolMerger"/>).
+    /// </summary>
+    private SymbolMerger BuildMerger(PairMergeTable merges)
+    {
+        char space = _model.EscapeWhitespaces ? SpaceSymbol : ' ';
+        var beforeSpace = new HashSet<int>();
+        foreach (int id in merges.MergedIds())
+        {
+            string piece = _model.Pieces[id];
+            for (int k = 1; k < piece.Length; k++)
+            {
+                if (piece[k] != space)
+                    continue;
+                bool pair = k >= 2 && char.IsSurrogatePair(piece[k - 2], piece[k - 1]);
+                beforeSpace.Add(pair ? char.ConvertToUtf32(piece[k - 2], piece[k - 1]) : piece[k - 1]);
+            }
+        }
+        int pieceCount = _model.Pieces.Length;
+        int symbolCount = pieceCount + _codePointOfPseudo.Length;
+        int spaceSymbol = _symbolByBmpChar[space];
+        return new SymbolMerger(merges, symbolCount, spaceSymbol < 0 ? -1 : spaceSymbol, id =>
+        {
+            int? codePoint = id < pieceCount ? SingleCodePoint(_model.Pieces[id]) : _codePointOfPseudo[id - pieceCount];
+            return codePoint is not int cp || beforeSpace.Contains(cp);
+        });
     }
 
     private PieceDecoder BuildDecoder()
@@ -536,19 +616,22 @@ public sealed class SentencePieceTokenizer : Tokenizer
 
     private int CheckId(int id) => (uint)id < (uint)_model.Pieces.Length ? id : throw IdOutOfRange(id);
 
-    /// <summary>The text to normalize as UTF-16 units, with opaque ids (special tokens, raw bytes) at their own positions.</summary>
-    private struct NormalizerInput(int capacity)
+    /// <summary>The text to normalize as UTF-16 units, with opaque ids (special tokens, raw bytes) at their own positions; rented arrays.</summary>
+    private sealed class InputUnits(int capacity) : IDisposable
     {
-        public readonly List<char> Text = new(capacity);
-        public readonly List<int> Opaque = new(capacity);
+        private char[] _text = ArrayPool<char>.Shared.Rent(capacity);
+        private int[] _opaque = ArrayPool<int>.Shared.Rent(capacity);
+        private int _count;
+
+        public ReadOnlySpan<char> Text => _text.AsSpan(0, _count);
+        public ReadOnlySpan<int> Opaque => _opaque.AsSpan(0, _count);
 
         public void AddText(ReadOnlySpan<char> text)
         {
-            foreach (char c in text)
-            {
-                Text.Add(c);
-                Opaque.Add(-1);
-            }
+            EnsureRoom(text.Length);
+            text.CopyTo(_text.AsSpan(_count));
+            _opaque.AsSpan(_count, text.Length).Fill(-1);
+            _count += text.Length;
         }
 
         public void AddRune(Rune rune)
@@ -559,8 +642,30 @@ public sealed class SentencePieceTokenizer : Tokenizer
 
         public void AddOpaque(int id)
         {
-            Text.Add('\0');
-            Opaque.Add(id);
+            EnsureRoom(1);
+            _text[_count] = '\0';
+            _opaque[_count++] = id;
+        }
+
+        private void EnsureRoom(int more)
+        {
+            if (_count + more <= _text.Length)
+                return;
+            int length = Math.Max(_text.Length * 2, _count + more);
+            var text = ArrayPool<char>.Shared.Rent(length);
+            var opaque = ArrayPool<int>.Shared.Rent(length);
+            Text.CopyTo(text);
+            Opaque.CopyTo(opaque);
+            Dispose();
+            (_text, _opaque) = (text, opaque);
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<char>.Shared.Return(_text);
+            ArrayPool<int>.Shared.Return(_opaque);
+            _text = [];
+            _opaque = [];
         }
     }
 }

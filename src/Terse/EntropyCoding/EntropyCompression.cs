@@ -1,0 +1,91 @@
+using Terse.Tokenization;
+using Terse.Tokenization.Llama2c;
+
+namespace Terse.EntropyCoding;
+
+/// <summary>What <c>terse compress -m entropy --json</c> reports.</summary>
+/// <param name="Exact">The container was decoded again and gave back the input byte for byte (null: not checked).</param>
+/// <param name="StoredChunks">Chunks kept verbatim because coding them with the model would not have been smaller.</param>
+/// <param name="StoredBytes">Input bytes in those chunks.</param>
+public sealed record EntropyCompressionReport(
+    long InputBytes, long InputTokens, long OutputBytes, double BitsPerToken, double BitsPerByte, bool? Exact,
+    string Model, string Tokenizer, int Chunks, int RawBytes, int StoredChunks, long StoredBytes);
+
+/// <summary>
+/// The entropy coder as a compression method for the command line: resolves model and tokenizer
+/// names (the built-in <c>stories260K</c> pair by default, or llama2.c / SentencePiece files),
+/// and compresses or decompresses whole buffers with progress in tokens.
+/// </summary>
+public static class EntropyCompression
+{
+    public const string DefaultModel = "stories260K";
+
+    /// <summary><c>stories260K</c> (built in) or the path of a llama2.c checkpoint.</summary>
+    public static LlamaNextTokenModel ResolveModel(string? nameOrPath)
+    {
+        if (nameOrPath is null || nameOrPath == DefaultModel)
+            return LlamaNextTokenModel.Stories260K;
+        if (!File.Exists(nameOrPath))
+            throw new FileNotFoundException($"no such model: '{nameOrPath}' (use '{DefaultModel}' or the path of a llama2.c .bin checkpoint)");
+        return LlamaNextTokenModel.LoadLlama2c(nameOrPath);
+    }
+
+    /// <summary>
+    /// A tokenizer as <see cref="TokenizerRegistry"/> resolves it (a built-in name such as
+    /// <c>stories260K</c>, or a llama2.c <c>.bin</c>, SentencePiece <c>.model</c>, … file); null: the
+    /// built-in tokenizer of the built-in model.
+    /// </summary>
+    public static Tokenizer ResolveTokenizer(string? nameOrPath, INextTokenModel model)
+    {
+        if (nameOrPath is not null)
+            return TokenizerRegistry.Load(nameOrPath);
+        if (model.Name == DefaultModel)
+            return Llama2cTokenizer.Stories260K;
+        throw new ArgumentException($"model '{model.Name}' has no built-in tokenizer: pass --tokenizer (a llama2.c tokenizer .bin or a SentencePiece .model)");
+    }
+
+    /// <summary>
+    /// Compresses <paramref name="input"/>. <paramref name="progressFor"/> is told the work before
+    /// coding starts (the token count, twice over with <paramref name="verify"/>), so a progress
+    /// bar can be sized; the progress it returns then gets the work done. With
+    /// <paramref name="verify"/> the result is decoded again and compared (<see cref="EntropyCompressionReport.Exact"/>).
+    /// </summary>
+    public static (byte[] Container, EntropyCompressionReport Report) Compress(ReadOnlySpan<byte> input, string? model, string? tokenizer,
+        int? threads = null, bool verify = false, Func<long, IProgress<long>?>? progressFor = null)
+    {
+        var resolvedModel = ResolveModel(model);
+        var resolvedTokenizer = ResolveTokenizer(tokenizer, resolvedModel);
+        var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
+        var prepared = codec.Prepare(input);
+        var progress = progressFor?.Invoke(prepared.TokenCount * (verify ? 2L : 1L));
+        var result = codec.Compress(prepared, progress);
+        bool? exact = verify
+            ? codec.Decompress(result.Container, progress is null ? null : new OffsetProgress(progress, prepared.TokenCount)).AsSpan().SequenceEqual(input)
+            : null;
+        var report = new EntropyCompressionReport(result.InputBytes, result.InputTokens, result.OutputBytes,
+            result.BitsPerToken, result.BitsPerByte, exact, resolvedModel.Name, resolvedTokenizer.Name, result.Chunks, result.RawBytes,
+            result.StoredChunks, result.StoredBytes);
+        return (result.Container, report);
+    }
+
+    private sealed class OffsetProgress(IProgress<long> inner, long offset) : IProgress<long>
+    {
+        public void Report(long value) => inner.Report(offset + value);
+    }
+
+    /// <summary>
+    /// Decompresses a container. Without <paramref name="model"/> the built-in model is used if the
+    /// container was made with it; otherwise the error says which model the file needs.
+    /// </summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> container, string? model, string? tokenizer,
+        int? threads = null, Func<long, IProgress<long>?>? progressFor = null)
+    {
+        var info = EntropyCodec.ReadInfo(container);
+        if (model is null && info.ModelName != DefaultModel)
+            throw new ArgumentException($"this file was compressed with model '{info.ModelName}' (identity {info.ModelIdentity}): pass it with --model");
+        var resolvedModel = ResolveModel(model);
+        var resolvedTokenizer = ResolveTokenizer(tokenizer, resolvedModel);
+        var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
+        return codec.Decompress(container, progressFor?.Invoke(info.TokenCount));
+    }
+}
