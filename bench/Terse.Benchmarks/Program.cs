@@ -20,6 +20,7 @@ public static class Program
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
         ["metatokens-phases"] = MetaTokens.MetaTokenPhasesCommand.Run,
+        ["metatokens-guard"] = MetaTokens.MetaTokenGuardCommand.Run,
     };
 
     public static int Main(string[] args)
