@@ -4,6 +4,8 @@
 #   scripts/entropy-bench.sh            # both tables, first 100 KB of each text (speed: first 50 KB)
 #   scripts/entropy-bench.sh table 20   # one table, first 20 KB
 #   scripts/entropy-bench.sh roundtrip   # every shared text, both models, round trips checked
+#   scripts/entropy-bench.sh context 100 [text/FILE] # chunk size and sliding-window carry against size and work
+#   scripts/entropy-bench.sh overhead 50 # coded size against the model's exact −log2 p
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -24,6 +26,7 @@ case "$what" in
   speed) run speed --kb "${2:-50}" ;;
   overhead) run overhead --kb "${2:-50}" ;;
   roundtrip) run roundtrip --kb "${2:-100}" ;;
+  context) run context --kb "${2:-100}" ${3:+--file "$3"} ;;
   all)   run table --kb 100; echo; run speed --kb 50 ;;
-  *) echo "usage: $0 [table|speed|overhead|roundtrip|all] [KB]" >&2; exit 2 ;;
+  *) echo "usage: $0 [table|speed|overhead|roundtrip|context|all] [KB]" >&2; exit 2 ;;
 esac

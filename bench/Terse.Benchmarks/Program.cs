@@ -19,6 +19,8 @@ public static class Program
         ["metatokens-table"] = MetaTokens.MetaTokenTableCommand.Run,
         ["metatokens-speed"] = MetaTokens.MetaTokenSpeedCommand.Run,
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
+        ["metatokens-phases"] = MetaTokens.MetaTokenPhasesCommand.Run,
+        ["metatokens-guard"] = MetaTokens.MetaTokenGuardCommand.Run,
         ["ztokens-split"] = ZTokens.ZTokenSplitCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
     };

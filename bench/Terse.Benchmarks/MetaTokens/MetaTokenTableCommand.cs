@@ -84,7 +84,7 @@ internal static class MetaTokenTableCommand
             int fast = MetaTokenCompressor.Compress(ids, vocabulary, new MetaTokenOptions { Strategy = MetaTokenStrategy.GainFast }).OutputTokenCount;
             int hierarchical = MetaTokenCompressor.Compress(ids, vocabulary, new MetaTokenOptions { Hierarchical = true }).OutputTokenCount;
             // What gain gives before its guard compares it with Greedy.
-            int unguarded = Math.Min(ids.Length, MetaTokenCompressor.CompressGain(new RepeatIndex(ids), vocabulary, MetaTokenOptions.DefaultGainMaxRunLength).OutputTokenCount);
+            int unguarded = Math.Min(ids.Length, MetaTokenCompressor.CompressGain(RepeatCandidates.Collect(new RepeatIndex(ids), MetaTokenOptions.DefaultGainMaxRunLength), vocabulary).OutputTokenCount);
             if (gain > greedy)
                 throw new InvalidOperationException($"{name}: gain {gain} > greedy {greedy}");
             row.In += ids.Length;

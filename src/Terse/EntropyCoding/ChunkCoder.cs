@@ -9,36 +9,38 @@ namespace Terse.EntropyCoding;
 internal readonly record struct Escape(int Position, byte[] Raw);
 
 /// <summary>
-/// Codes one chunk: its tokens with the model's distributions and, when the container has
-/// escapes, the escapes between them. With escapes, every token table has one more symbol, the
-/// escape, whose probability adapts to how often escapes occurred in the chunk (a Krichevsky–
-/// Trofimov estimate: (2e + 1) / (2n + 2)); after the last token, a two-symbol end/escape choice
-/// with the same probability; the raw bytes of an escape follow it, coded with an adaptive
-/// byte model. Without escapes only the tokens are coded.
+/// Codes one chunk: its tokens with the model's distributions (through a <see cref="SlidingContext"/>)
+/// and, when the chunk has escapes, the escapes between them. With escapes, every token table has
+/// one more symbol, the escape, whose probability adapts to how often escapes occurred in the chunk
+/// (a Krichevsky–Trofimov estimate: (2e + 1) / (2n + 2)); after the last token, a two-symbol
+/// end/escape choice with the same probability; the raw bytes of an escape follow it, coded with an
+/// adaptive byte model. Without escapes only the tokens are coded.
 /// </summary>
-internal sealed class ChunkCoder
+internal sealed class ChunkCoder(int vocabularySize, int totalBits)
 {
-    private readonly FrequencyTable table;
+    private readonly FrequencyTable plainTable = new(vocabularySize, totalBits);
+    private FrequencyTable? escapeTable;
+    private FrequencyTable table = null!;
     private readonly RawByteModel rawModel = new();
-    private readonly bool escapes;
+    private bool escapes;
     private int escapeCount, opportunities;
 
-    public ChunkCoder(int vocabularySize, int totalBits, bool escapes)
+    /// <summary>
+    /// Codes the chunk's tokens and, unless <paramref name="chunkEscapes"/> is null, its escapes
+    /// (possibly none). Returns null as soon as the stream is sure to exceed
+    /// <paramref name="byteBudget"/> bytes: the caller then stores the chunk instead.
+    /// </summary>
+    public byte[]? Encode(SlidingContext context, ReadOnlySpan<int> tokens, IReadOnlyList<Escape>? chunkEscapes, long byteBudget = long.MaxValue)
     {
-        this.escapes = escapes;
-        table = new FrequencyTable(vocabularySize + (escapes ? 1 : 0), totalBits);
-    }
-
-    public byte[] Encode(INextTokenSession session, ReadOnlySpan<int> tokens, IReadOnlyList<Escape> chunkEscapes)
-    {
-        Reset();
-        if (!escapes && chunkEscapes.Count > 0)
-            throw new InvalidOperationException("escapes in a chunk coded without escapes");
+        Start(context, chunkEscapes is not null);
+        chunkEscapes ??= [];
         var encoder = new RangeEncoder(tokens.Length);
         int next = 0;
         for (int i = 0; i < tokens.Length; i++)
         {
-            var logits = session.NextLogits();
+            if (encoder.MinimumLength > byteBudget)
+                return null;
+            var logits = context.NextLogits();
             for (; next < chunkEscapes.Count && chunkEscapes[next].Position == i; next++)
             {
                 SetTable(logits);
@@ -52,7 +54,7 @@ internal sealed class ChunkCoder
                 Observe(escaped: false);
             // The last token of a chunk predicts nothing, so it is never fed to the model.
             if (i + 1 < tokens.Length)
-                session.Accept(tokens[i]);
+                context.Accept(tokens[..(i + 1)]);
         }
         if (escapes)
         {
@@ -66,7 +68,8 @@ internal sealed class ChunkCoder
         }
         if (next != chunkEscapes.Count)
             throw new InvalidOperationException("escape positions must be increasing and within the chunk");
-        return encoder.Finish();
+        var stream = encoder.Finish();
+        return stream.Length > byteBudget ? null : stream;
     }
 
     /// <summary>
@@ -74,16 +77,16 @@ internal sealed class ChunkCoder
     /// limited to <paramref name="rawByteLimit"/> in all, so a corrupt stream cannot produce more
     /// than the container's declared length.
     /// </summary>
-    public List<Escape> Decode(INextTokenSession session, ReadOnlySpan<byte> stream, Span<int> tokens, int rawByteLimit)
+    public List<Escape> Decode(SlidingContext context, ReadOnlySpan<byte> stream, Span<int> tokens, bool withEscapes, int rawByteLimit)
     {
-        Reset();
+        Start(context, withEscapes);
         var found = new List<Escape>();
         var decoder = new RangeDecoder(stream);
-        int vocabulary = table.Count - (escapes ? 1 : 0);
+        int vocabulary = plainTable.Count;
         int rawBytes = 0;
         for (int i = 0; i < tokens.Length; i++)
         {
-            var logits = session.NextLogits();
+            var logits = context.NextLogits();
             while (true)
             {
                 SetTable(logits);
@@ -99,7 +102,7 @@ internal sealed class ChunkCoder
             if (escapes)
                 Observe(escaped: false);
             if (i + 1 < tokens.Length)
-                session.Accept(tokens[i]);
+                context.Accept(tokens[..(i + 1)]);
         }
         if (escapes)
         {
@@ -122,8 +125,11 @@ internal sealed class ChunkCoder
         return run;
     }
 
-    private void Reset()
+    private void Start(SlidingContext context, bool withEscapes)
     {
+        context.Start();
+        escapes = withEscapes;
+        table = withEscapes ? escapeTable ??= new FrequencyTable(plainTable.Count + 1, totalBits) : plainTable;
         escapeCount = 0;
         opportunities = 0;
         rawModel.Reset();

@@ -6,33 +6,50 @@ using Terse.Tokenization;
 
 namespace Terse.EntropyCoding;
 
-/// <summary>Settings of <see cref="EntropyCodec"/>. Neither changes what Decompress returns.</summary>
+/// <summary>Settings of <see cref="EntropyCodec"/>. None changes what Decompress returns.</summary>
 /// <param name="MaxDegreeOfParallelism">Chunks coded at once (≥ 1); null: one per processor. The output is the same for every value.</param>
-/// <param name="ChunkTokens">Tokens per chunk (1..model.MaxSessionTokens); null: the model's whole window.</param>
-public sealed record EntropyCodecOptions(int? MaxDegreeOfParallelism = null, int? ChunkTokens = null);
+/// <param name="WindowTokens">Tokens of context the model holds at most (1..model.MaxSessionTokens); null: the model's whole window.</param>
+/// <param name="CarryTokens">Tokens kept as context when the window is full and slides (0..window − 1); null: <see cref="EntropyCodec.DefaultCarryFraction"/> of the window.</param>
+/// <param name="ChunkBytes">Largest chunk, in input bytes (1..65,536); null: <see cref="EntropyCodec.DefaultChunkBytes"/>.</param>
+public sealed record EntropyCodecOptions(int? MaxDegreeOfParallelism = null, int? WindowTokens = null, int? CarryTokens = null, int? ChunkBytes = null);
 
-/// <summary>An input tokenized for compression (see <see cref="EntropyCodec.Prepare"/>).</summary>
+/// <summary>An input cut into chunks and tokenized for compression (see <see cref="EntropyCodec.Prepare"/>).</summary>
 public sealed class EntropyInput
 {
-    internal EntropyInput(SegmentedInput segmented, uint crc)
+    private int[]? tokens;
+
+    internal EntropyInput(byte[] bytes, PreparedChunk[] chunks, uint crc)
     {
-        Segmented = segmented;
+        Bytes = bytes;
+        Chunks = chunks;
         Crc = crc;
+        TokenCount = chunks.Sum(c => c.Segmented.Tokens.Length);
+        RawByteCount = chunks.Sum(c => c.Segmented.RawBytes.Length);
     }
 
-    internal SegmentedInput Segmented { get; }
+    internal byte[] Bytes { get; }
+    internal PreparedChunk[] Chunks { get; }
     internal uint Crc { get; }
 
-    public int ByteLength => Segmented.ByteLength;
-    /// <summary>Tokens the model codes.</summary>
-    public int TokenCount => Segmented.Tokens.Length;
+    public int ByteLength => Bytes.Length;
+    public int ChunkCount => Chunks.Length;
+    /// <summary>Tokens the model codes (each chunk tokenized on its own).</summary>
+    public int TokenCount { get; }
     /// <summary>Bytes the tokenizer cannot reproduce, coded as escapes with an adaptive byte model.</summary>
-    public int RawByteCount => Segmented.RawBytes.Length;
-    public IReadOnlyList<int> Tokens => Segmented.Tokens;
+    public int RawByteCount { get; }
+    /// <summary>Every chunk's tokens, in order.</summary>
+    public IReadOnlyList<int> Tokens => tokens ??= Chunks.SelectMany(c => c.Segmented.Tokens).ToArray();
 }
 
+/// <summary>One chunk of an input: where its bytes lie, their tokens and raw segments, and the escapes that code them (null: one token segment, no escapes).</summary>
+internal sealed record PreparedChunk(Range Bytes, SegmentedInput Segmented, List<Escape>? Escapes);
+
 /// <summary>The container and what it took.</summary>
-public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, int InputTokens, int RawBytes, int Chunks, long CodedBytes)
+/// <param name="Chunks">Chunks in all; <paramref name="StoredChunks"/> of them hold their bytes verbatim (coding them did not pay).</param>
+/// <param name="CodedBytes">Bytes of the coded chunks' streams.</param>
+/// <param name="StoredBytes">Bytes of the stored chunks.</param>
+public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, int InputTokens, int RawBytes, int Chunks, long CodedBytes,
+    int StoredChunks, long StoredBytes)
 {
     public int OutputBytes => Container.Length;
     public double BitsPerToken => InputTokens == 0 ? 0 : 8.0 * OutputBytes / InputTokens;
@@ -40,14 +57,17 @@ public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, 
 }
 
 /// <summary>What a container says about itself, readable without the model.</summary>
+/// <param name="TokenCount">Tokens of the coded chunks (stored chunks hold bytes, not tokens).</param>
 /// <param name="Escapes">Whether it holds bytes the tokenizer could not represent (coded as escapes).</param>
+/// <param name="ContextWindow">Tokens of context the model held at most.</param>
+/// <param name="ContextCarry">Tokens kept as context when the window slid.</param>
 public sealed record EntropyContainerInfo(
     string ModelName, string ModelIdentity, string TokenizerName, string TokenizerFingerprint,
-    int OriginalLength, long TokenCount, int ChunkCount, bool Escapes);
+    int OriginalLength, long TokenCount, int ChunkCount, int StoredChunks, bool Escapes, int ContextWindow, int ContextCarry);
 
 /// <summary>Per-token surprisal of a text under a model.</summary>
-/// <param name="Tokens">The tokens the model sees (raw escapes excluded).</param>
-/// <param name="Bits">−log2 p(token | tokens before it in its chunk), one per token.</param>
+/// <param name="Tokens">The tokens the model sees, every chunk's in order (raw escapes excluded).</param>
+/// <param name="Bits">−log2 p(token | the context the model holds for it: earlier tokens of its chunk, within the sliding window), one per token.</param>
 /// <param name="RawBytes">Bytes the tokenizer could not represent (escapes, not in <paramref name="Tokens"/>).</param>
 public sealed record TextSurprisal(int[] Tokens, double[] Bits, int RawBytes)
 {
@@ -61,17 +81,31 @@ public sealed record TextSurprisal(int[] Tokens, double[] Bits, int RawBytes)
 public sealed class ModelMismatchException(string message) : ArgumentException(message);
 
 /// <summary>
-/// Lossless compression of bytes with a language model and arithmetic coding. The input is
-/// tokenized (bytes the tokenizer cannot reproduce become escapes coded among the tokens), the token sequence is cut
-/// into chunks of at most the model's window, and each chunk is coded on its own from a reset
-/// session — the context policy is "reset per chunk": deterministic and parallel, at the price of
-/// a cold start at each chunk boundary.
+/// Lossless compression of bytes with a language model and arithmetic coding. The input is cut
+/// into chunks (<see cref="EntropyCodecOptions.ChunkBytes"/>, cut after a line break where
+/// possible); each chunk is tokenized and coded on its own, from a fresh context, so chunks run in
+/// parallel. Within a chunk the model sees a sliding window of its tokens (reset and refilled with
+/// the last <see cref="EntropyCodecOptions.CarryTokens"/> when full). Bytes the tokenizer cannot
+/// reproduce become escapes coded among the tokens. A chunk whose stream would not be smaller than
+/// its bytes is stored verbatim, so the container never exceeds the input by more than its header
+/// and 3 bytes per chunk (docs/formats.md).
 /// </summary>
 public sealed class EntropyCodec
 {
+    /// <summary>
+    /// The default chunk size. A chunk is coded from a cold start and is the unit of parallel work
+    /// and of storing: 16 KiB (about 8,000 TinyStories tokens) makes the cold start cost little
+    /// and still gives both cores work from 32 KiB of input (docs/results.md, "Context policy").
+    /// </summary>
+    public const int DefaultChunkBytes = 16 * 1024;
+
+    /// <summary>The default carry as a fraction of the window (docs/results.md, "Context policy").</summary>
+    public const double DefaultCarryFraction = 0.25;
+
     private readonly INextTokenModel model;
     private readonly Tokenizer tokenizer;
-    private readonly int chunkTokens;
+    private readonly ContextPolicy policy;
+    private readonly int chunkBytes;
     private readonly int degree;
     private readonly byte[] modelIdentity;
 
@@ -86,9 +120,13 @@ public sealed class EntropyCodec
             throw new ArgumentException($"model window {model.MaxSessionTokens} must be at least one token");
         if (model.Identity.Length > EntropyContainer.MaxIdentityBytes || tokenizer.Fingerprint.Length > EntropyContainer.MaxIdentityBytes)
             throw new ArgumentException($"model identity and tokenizer fingerprint must be at most {EntropyContainer.MaxIdentityBytes} bytes");
-        chunkTokens = options.ChunkTokens ?? model.MaxSessionTokens;
-        if (chunkTokens < 1 || chunkTokens > model.MaxSessionTokens)
-            throw new ArgumentOutOfRangeException(nameof(options), chunkTokens, $"chunk size must be in 1..{model.MaxSessionTokens} tokens (the model's window)");
+        int window = options.WindowTokens ?? model.MaxSessionTokens;
+        policy = new ContextPolicy(window, options.CarryTokens ?? (int)(window * DefaultCarryFraction));
+        if (policy.Problem(model.MaxSessionTokens) is { } problem)
+            throw new ArgumentOutOfRangeException(nameof(options), problem);
+        chunkBytes = options.ChunkBytes ?? DefaultChunkBytes;
+        if (chunkBytes < 1 || chunkBytes > EntropyContainer.MaxChunkBytes)
+            throw new ArgumentOutOfRangeException(nameof(options), chunkBytes, $"chunk size must be in 1..{EntropyContainer.MaxChunkBytes} bytes");
         degree = options.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
         if (degree < 1)
             throw new ArgumentOutOfRangeException(nameof(options), degree, "degree of parallelism must be at least 1");
@@ -97,31 +135,50 @@ public sealed class EntropyCodec
         modelIdentity = model.Identity.ToArray();
     }
 
-    /// <summary>Tokenizes the input (cheap next to coding), so a caller can show progress against <see cref="EntropyInput.TokenCount"/>.</summary>
+    /// <summary>Cuts and tokenizes the input (cheap next to coding), so a caller can show progress against <see cref="EntropyInput.TokenCount"/>.</summary>
     public EntropyInput Prepare(ReadOnlySpan<byte> input)
     {
-        var segmented = InputSegmenter.Split(tokenizer, input);
-        foreach (int id in segmented.Tokens)
-            if ((uint)id >= (uint)model.VocabularySize)
-                throw new ArgumentException($"tokenizer '{tokenizer.Name}' produced id {id}, outside the vocabulary of model '{model.Name}' (0..{model.VocabularySize - 1})");
-        return new EntropyInput(segmented, Crc32C.Compute(input));
+        var bytes = input.ToArray();
+        var ranges = InputChunker.Cut(bytes, chunkBytes);
+        var chunks = new PreparedChunk[ranges.Count];
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            var segmented = InputSegmenter.Split(tokenizer, bytes.AsSpan(ranges[i]));
+            foreach (int id in segmented.Tokens)
+                if ((uint)id >= (uint)model.VocabularySize)
+                    throw new ArgumentException($"tokenizer '{tokenizer.Name}' produced id {id}, outside the vocabulary of model '{model.Name}' (0..{model.VocabularySize - 1})");
+            chunks[i] = new PreparedChunk(ranges[i], segmented, EscapesOf(segmented));
+        }
+        return new EntropyInput(bytes, chunks, Crc32C.Compute(bytes));
     }
 
     public EntropyCompressionResult Compress(ReadOnlySpan<byte> input, IProgress<long>? progress = null) =>
         Compress(Prepare(input), progress);
 
-    /// <summary>Codes a prepared input. <paramref name="progress"/> receives the number of tokens coded so far.</summary>
+    /// <summary>Codes a prepared input. <paramref name="progress"/> receives the number of tokens done so far.</summary>
     public EntropyCompressionResult Compress(EntropyInput input, IProgress<long>? progress = null)
     {
-        var segmented = input.Segmented;
-        var tokens = segmented.Tokens;
-        var chunks = SplitIntoChunks(tokens.Length, input.ByteLength);
-        var escapes = EscapesByChunk(segmented, chunks);
-        bool useEscapes = escapes is not null;
-        var streams = new byte[chunks.Length][];
-        RunChunks(chunks, progress, FrequencyTable.DefaultTotalBits, useEscapes, (worker, index, start) =>
-            streams[index] = worker.Coder.Encode(worker.Session, tokens.AsSpan(start, chunks[index].TokenCount),
-                escapes?[index] ?? []));
+        var chunks = input.Chunks;
+        var entries = new ChunkEntry[chunks.Length];
+        var payloads = new ReadOnlyMemory<byte>[chunks.Length];
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, (worker, i) =>
+        {
+            var chunk = chunks[i];
+            var original = input.Bytes.AsMemory(chunk.Bytes);
+            var stored = new ChunkEntry(ChunkMode.Stored, original.Length, 0);
+            int storedCost = stored.TableBytes + original.Length;
+            (entries[i], payloads[i]) = (stored, original);
+            var tokens = chunk.Segmented.Tokens;
+            if (tokens.Length > TokenLimit(original.Length))
+                return;
+            // A coded entry takes at least two bytes of the table, so a longer stream cannot win.
+            var stream = worker.Coder.Encode(worker.Context, tokens, chunk.Escapes, byteBudget: storedCost - 2);
+            if (stream is null)
+                return;
+            var coded = new ChunkEntry(chunk.Escapes is null ? ChunkMode.Tokens : ChunkMode.TokensWithEscapes, stream.Length, tokens.Length);
+            if (coded.TableBytes + stream.Length < storedCost)
+                (entries[i], payloads[i]) = (coded, stream);
+        });
 
         var header = new ContainerHeader
         {
@@ -130,28 +187,32 @@ public sealed class EntropyCodec
             TokenizerName = tokenizer.Name,
             TokenizerFingerprint = tokenizer.Fingerprint.ToArray(),
             FrequencyTotalBits = FrequencyTable.DefaultTotalBits,
+            Context = policy,
             OriginalLength = input.ByteLength,
             OriginalCrc = input.Crc,
-            Escapes = useEscapes,
-            Chunks = chunks.Select((c, i) => c with { CodedLength = streams[i].Length }).ToArray(),
+            Chunks = entries,
         };
-        var container = EntropyContainer.Write(header, streams);
-        return new EntropyCompressionResult(container, input.ByteLength, tokens.Length, input.RawByteCount,
-            chunks.Length, streams.Sum(s => (long)s.Length));
+        var container = EntropyContainer.Write(header, payloads);
+        var stored = entries.Where(e => !e.IsCoded).ToArray();
+        return new EntropyCompressionResult(container, input.ByteLength, input.TokenCount, input.RawByteCount, chunks.Length,
+            entries.Where(e => e.IsCoded).Sum(e => (long)e.PayloadLength), stored.Length, stored.Sum(e => (long)e.PayloadLength));
     }
 
+    /// <summary>The most tokens a coded chunk of <paramref name="bytes"/> may have (the reader's bound, <see cref="EntropyContainer.MaxChunkTokens"/>).</summary>
+    private static long TokenLimit(long bytes) => Math.Min(EntropyContainer.MaxChunkTokens, 2 * bytes + 1);
+
     /// <summary>
-    /// The escapes of each chunk, or null when the input is one token segment and needs none: a raw
-    /// segment becomes an escape carrying its bytes, and two token segments in a row are separated
-    /// by an escape without bytes. An escape at the very end belongs to the last chunk.
+    /// The escapes of a chunk, or null when it is one token segment and needs none: a raw segment
+    /// becomes an escape carrying its bytes, and two token segments in a row are separated by an
+    /// escape without bytes.
     /// </summary>
-    private static List<Escape>[]? EscapesByChunk(SegmentedInput segmented, ChunkEntry[] chunks)
+    private static List<Escape>? EscapesOf(SegmentedInput segmented)
     {
         var segments = segmented.Segments;
-        if (segments.Length <= 1 && segments.All(s => s.Kind == SegmentKind.Tokens))
+        if (segments.Length == 1 && segments[0].Kind == SegmentKind.Tokens)
             return null;
-        var byChunk = chunks.Select(_ => new List<Escape>()).ToArray();
-        int chunk = 0, chunkStart = 0, position = 0, rawOffset = 0;
+        var escapes = new List<Escape>();
+        int position = 0, rawOffset = 0;
         var previous = SegmentKind.Raw;
         foreach (var segment in segments)
         {
@@ -167,14 +228,12 @@ public sealed class EntropyCodec
                 raw = segmented.RawBytes.AsSpan(rawOffset, segment.Length).ToArray();
                 rawOffset += segment.Length;
             }
-            while (chunk < chunks.Length - 1 && position >= chunkStart + chunks[chunk].TokenCount)
-                chunkStart += chunks[chunk++].TokenCount;
-            byChunk[chunk].Add(new Escape(position - chunkStart, raw));
+            escapes.Add(new Escape(position, raw));
             if (segment.Kind == SegmentKind.Tokens)
                 position += segment.Length;
             previous = segment.Kind;
         }
-        return byChunk;
+        return escapes;
     }
 
     /// <summary>True when <paramref name="data"/> starts with the entropy-coded container's magic.</summary>
@@ -186,7 +245,8 @@ public sealed class EntropyCodec
         var header = EntropyContainer.Read(container).Header;
         return new EntropyContainerInfo(header.ModelName, Convert.ToHexStringLower(header.ModelIdentity),
             header.TokenizerName, Convert.ToHexStringLower(header.TokenizerFingerprint),
-            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.Escapes);
+            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.Chunks.Count(c => !c.IsCoded),
+            header.Chunks.Any(c => c.Mode == ChunkMode.TokensWithEscapes), header.Context.Window, header.Context.Carry);
     }
 
     /// <summary>
@@ -199,56 +259,79 @@ public sealed class EntropyCodec
         var parsed = EntropyContainer.Read(container);
         var header = parsed.Header;
         CheckIdentity(header);
-        for (int i = 0; i < header.Chunks.Length; i++)
-            if (header.Chunks[i].TokenCount > model.MaxSessionTokens)
-                throw new InvalidDataException($"token count of chunk {i} is {header.Chunks[i].TokenCount}, above the model's window of {model.MaxSessionTokens}");
+        if (header.Context.Problem(model.MaxSessionTokens) is { } problem)
+            throw new InvalidDataException($"entropy-coded container: {problem}");
         if (model.VocabularySize + 1 > (1 << header.FrequencyTotalBits) / 2)
             throw new InvalidDataException($"frequency precision {header.FrequencyTotalBits} bits is too small for a {model.VocabularySize}-token vocabulary");
 
         var chunks = header.Chunks;
-        var tokens = new int[checked((int)header.TokenCount)];
-        var escapes = new List<Escape>[chunks.Length];
         var data = container.ToArray();
-        RunChunks(chunks, progress, header.FrequencyTotalBits, header.Escapes, (worker, index, start) =>
+        var outputs = new byte[chunks.Length][];
+        long decodedBytes = 0;
+        RunChunks(chunks.Length, i => chunks[i].TokenCount, progress, header.Context, header.FrequencyTotalBits, (worker, i) =>
         {
+            var entry = chunks[i];
+            var payload = data.AsSpan(parsed.PayloadOffsets[i], entry.PayloadLength);
             try
             {
-                escapes[index] = worker.Coder.Decode(worker.Session, data.AsSpan(parsed.ChunkOffsets[index], chunks[index].CodedLength),
-                    tokens.AsSpan(start, chunks[index].TokenCount), header.OriginalLength);
+                if (entry.IsCoded)
+                {
+                    var tokens = new int[entry.TokenCount];
+                    var escapes = worker.Coder.Decode(worker.Context, payload, tokens, entry.Mode == ChunkMode.TokensWithEscapes, header.OriginalLength);
+                    outputs[i] = ChunkBytes(tokens, escapes, header.OriginalLength);
+                    if (outputs[i].Length == 0)
+                        throw new InvalidDataException("it decodes to no bytes");
+                }
+                else
+                {
+                    outputs[i] = payload.ToArray();
+                }
+                if (Interlocked.Add(ref decodedBytes, outputs[i].Length) > header.OriginalLength)
+                    throw new InvalidDataException($"the chunks decode to more than the declared {header.OriginalLength} bytes");
             }
             catch (InvalidDataException e)
             {
-                throw new InvalidDataException($"chunk {index} is corrupt: {e.Message}", e);
+                throw new InvalidDataException($"chunk {i} is corrupt: {e.Message}", e);
             }
         });
 
-        // Token segments run between escapes; each is decoded on its own, raw bytes go in between.
-        var output = new ArrayBufferWriter<byte>(Math.Max(1, Math.Min(header.OriginalLength, data.Length * 16 + 1024)));
-        int segmentStart = 0, chunkStart = 0;
-        for (int c = 0; c < chunks.Length; c++)
+        if (decodedBytes != header.OriginalLength)
+            throw new InvalidDataException($"entropy-coded container decodes to {decodedBytes} bytes, not its declared {header.OriginalLength}");
+        var output = new byte[header.OriginalLength];
+        int at = 0;
+        foreach (var chunk in outputs)
         {
-            foreach (var escape in escapes[c])
-            {
-                int position = chunkStart + escape.Position;
-                DecodeTokens(tokens.AsSpan(segmentStart, position - segmentStart), output, header.OriginalLength);
-                output.Write(escape.Raw);
-                segmentStart = position;
-            }
-            chunkStart += chunks[c].TokenCount;
+            chunk.CopyTo(output, at);
+            at += chunk.Length;
         }
-        DecodeTokens(tokens.AsSpan(segmentStart), output, header.OriginalLength);
-        if (output.WrittenCount != header.OriginalLength)
-            throw new InvalidDataException($"entropy-coded container decodes to {output.WrittenCount} bytes, not its declared {header.OriginalLength}");
-        uint crc = Crc32C.Compute(output.WrittenSpan);
+        uint crc = Crc32C.Compute(output);
         if (crc != header.OriginalCrc)
             throw new InvalidDataException($"decoded bytes fail the checksum ({crc:x8}, expected {header.OriginalCrc:x8}): corrupt container");
+        return output;
+    }
+
+    /// <summary>
+    /// A chunk's bytes from its tokens and escapes: token segments run between escapes, each decoded
+    /// on its own, with the escapes' raw bytes in between.
+    /// </summary>
+    private byte[] ChunkBytes(ReadOnlySpan<int> tokens, List<Escape> escapes, int originalLength)
+    {
+        var output = new ArrayBufferWriter<byte>(Math.Max(16, Math.Min(originalLength, tokens.Length * 4 + 64)));
+        int segmentStart = 0;
+        foreach (var escape in escapes)
+        {
+            DecodeTokens(tokens[segmentStart..escape.Position], output, originalLength);
+            output.Write(escape.Raw);
+            segmentStart = escape.Position;
+        }
+        DecodeTokens(tokens[segmentStart..], output, originalLength);
         return output.WrittenSpan.ToArray();
     }
 
     /// <summary>
-    /// −log2 p of each token under the model, with the same chunking (reset per chunk) as
-    /// compression, so the sum is what coding costs up to a few bytes per chunk. Probabilities are
-    /// the model's exact softmax in double precision, not the quantised coding table.
+    /// −log2 p of each token under the model, the sequence taken as one chunk (one context sliding
+    /// along it, as within a chunk of compression). Probabilities are the model's exact softmax in
+    /// double precision, not the quantised coding table.
     /// </summary>
     public double[] Surprisal(ReadOnlySpan<int> tokens, IProgress<long>? progress = null)
     {
@@ -257,27 +340,38 @@ public sealed class EntropyCodec
                 throw new ArgumentOutOfRangeException(nameof(tokens), id, $"token id outside the vocabulary of model '{model.Name}'");
         var ids = tokens.ToArray();
         var bits = new double[ids.Length];
-        var chunks = SplitIntoChunks(ids.Length, 0);
-        RunChunks(chunks, progress, FrequencyTable.DefaultTotalBits, false, (worker, index, start) =>
-        {
-            var session = worker.Session;
-            int count = chunks[index].TokenCount;
-            for (int i = 0; i < count; i++)
-            {
-                int token = ids[start + i];
-                bits[start + i] = ExactSurprisal(CheckedLogits(session), token);
-                if (i + 1 < count)
-                    session.Accept(token);
-            }
-        });
+        RunChunks(ids.Length == 0 ? 0 : 1, _ => ids.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+            (worker, _) => ChunkSurprisal(worker.Context, ids, bits));
         return bits;
     }
 
-    /// <summary>Tokenizes <paramref name="text"/> as compression would and returns each token's surprisal.</summary>
+    /// <summary>
+    /// Cuts and tokenizes <paramref name="text"/> as compression would and returns each token's
+    /// surprisal with the same chunks and context policy, so the sum is what coding the tokens
+    /// costs up to a few bytes per chunk (and before any chunk is stored instead).
+    /// </summary>
     public TextSurprisal Surprisal(ReadOnlySpan<byte> text, IProgress<long>? progress = null)
     {
         var input = Prepare(text);
-        return new TextSurprisal(input.Segmented.Tokens, Surprisal(input.Segmented.Tokens, progress), input.RawByteCount);
+        var chunks = input.Chunks;
+        var starts = new int[chunks.Length + 1];
+        for (int i = 0; i < chunks.Length; i++)
+            starts[i + 1] = starts[i] + chunks[i].Segmented.Tokens.Length;
+        var bits = new double[input.TokenCount];
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+            (worker, i) => ChunkSurprisal(worker.Context, chunks[i].Segmented.Tokens, bits.AsSpan(starts[i], starts[i + 1] - starts[i])));
+        return new TextSurprisal([.. input.Tokens], bits, input.RawByteCount);
+    }
+
+    private void ChunkSurprisal(SlidingContext context, ReadOnlySpan<int> tokens, Span<double> bits)
+    {
+        context.Start();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            bits[i] = ExactSurprisal(CheckedLogits(context.NextLogits()), tokens[i]);
+            if (i + 1 < tokens.Length)
+                context.Accept(tokens[..(i + 1)]);
+        }
     }
 
     private void CheckIdentity(ContainerHeader header)
@@ -290,17 +384,6 @@ public sealed class EntropyCodec
             throw new ModelMismatchException(
                 $"this file was compressed with tokenizer '{header.TokenizerName}' (fingerprint {Convert.ToHexStringLower(header.TokenizerFingerprint)}), " +
                 $"but the given tokenizer is '{tokenizer.Name}' (fingerprint {Convert.ToHexStringLower(tokenizer.Fingerprint)})");
-    }
-
-    /// <summary>Chunks of the window's length but the last; a lone empty chunk for input that is all raw bytes.</summary>
-    private ChunkEntry[] SplitIntoChunks(int tokenCount, int byteLength)
-    {
-        if (tokenCount == 0)
-            return byteLength == 0 ? [] : [new ChunkEntry(0, 0)];
-        var chunks = new ChunkEntry[(tokenCount + chunkTokens - 1) / chunkTokens];
-        for (int i = 0; i < chunks.Length; i++)
-            chunks[i] = new ChunkEntry(Math.Min(chunkTokens, tokenCount - i * chunkTokens), 0);
-        return chunks;
     }
 
     private void DecodeTokens(ReadOnlySpan<int> ids, ArrayBufferWriter<byte> output, int originalLength)
@@ -320,9 +403,8 @@ public sealed class EntropyCodec
             throw new InvalidDataException($"entropy-coded container decodes to more than its declared {originalLength} bytes");
     }
 
-    private ReadOnlySpan<float> CheckedLogits(INextTokenSession session)
+    private ReadOnlySpan<float> CheckedLogits(ReadOnlySpan<float> logits)
     {
-        var logits = session.NextLogits();
         if (logits.Length != model.VocabularySize)
             throw new InvalidOperationException($"model '{model.Name}' returned {logits.Length} logits; its vocabulary has {model.VocabularySize}");
         return logits;
@@ -345,52 +427,50 @@ public sealed class EntropyCodec
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/> for every chunk, each with a freshly reset session; one session and
-    /// table per worker thread. Chunks are independent, so the degree of parallelism changes nothing
-    /// but speed.
+    /// Runs <paramref name="body"/> for every chunk, one session, context and coder per worker
+    /// thread. Chunks are independent (each starts its context afresh), so the degree of
+    /// parallelism changes nothing but speed. <paramref name="progress"/> gets the running sum of
+    /// <paramref name="workOf"/> over the chunks done.
     /// </summary>
-    private void RunChunks(ChunkEntry[] chunks, IProgress<long>? progress, int totalBits, bool escapes, Action<Worker, int, int> body)
+    private void RunChunks(int count, Func<int, int> workOf, IProgress<long>? progress, ContextPolicy context, int totalBits,
+        Action<Worker, int> body)
     {
-        var starts = new int[chunks.Length];
-        for (int i = 1; i < chunks.Length; i++)
-            starts[i] = starts[i - 1] + chunks[i - 1].TokenCount;
         long done = 0;
         var progressLock = new object();
         var workers = new ConcurrentBag<Worker>();
 
         void RunOne(Worker worker, int index)
         {
-            worker.Session.Reset();
-            body(worker, index, starts[index]);
+            body(worker, index);
             if (progress is not null)
                 lock (progressLock)
                 {
-                    done += chunks[index].TokenCount;
+                    done += workOf(index);
                     progress.Report(done);
                 }
         }
 
         Worker NewWorker()
         {
-            var worker = new Worker(model, totalBits, escapes);
+            var worker = new Worker(model, context, totalBits);
             workers.Add(worker);
             return worker;
         }
 
         try
         {
-            if (degree == 1 || chunks.Length <= 1)
+            if (degree == 1 || count <= 1)
             {
-                if (chunks.Length == 0)
+                if (count == 0)
                     return;
                 var worker = NewWorker();
-                for (int i = 0; i < chunks.Length; i++)
+                for (int i = 0; i < count; i++)
                     RunOne(worker, i);
             }
             else
             {
                 var options = new ParallelOptions { MaxDegreeOfParallelism = degree };
-                Parallel.For(0, chunks.Length, options, NewWorker,
+                Parallel.For(0, count, options, NewWorker,
                     (index, _, worker) => { RunOne(worker, index); return worker; }, _ => { });
             }
         }
@@ -406,10 +486,18 @@ public sealed class EntropyCodec
         }
     }
 
-    /// <summary>What one thread needs: a model session and a chunk coder with its tables.</summary>
-    private sealed class Worker(INextTokenModel model, int totalBits, bool escapes)
+    /// <summary>What one thread needs: a model session behind a sliding context, and a chunk coder with its tables.</summary>
+    private sealed class Worker
     {
-        public INextTokenSession Session { get; } = model.CreateSession();
-        public ChunkCoder Coder { get; } = new(model.VocabularySize, totalBits, escapes);
+        public Worker(INextTokenModel model, ContextPolicy policy, int totalBits)
+        {
+            Session = model.CreateSession();
+            Context = new SlidingContext(Session, policy);
+            Coder = new ChunkCoder(model.VocabularySize, totalBits);
+        }
+
+        public INextTokenSession Session { get; }
+        public SlidingContext Context { get; }
+        public ChunkCoder Coder { get; }
     }
 }

@@ -4,9 +4,28 @@ using Terse.IO;
 
 namespace Terse.EntropyCoding;
 
-internal readonly record struct ChunkEntry(int TokenCount, int CodedLength);
+/// <summary>How a chunk's payload holds its bytes.</summary>
+internal enum ChunkMode : byte
+{
+    /// <summary>The original bytes, verbatim (when coding them would not be smaller).</summary>
+    Stored = 0,
+    /// <summary>A range-coder stream of the chunk's tokens.</summary>
+    Tokens = 1,
+    /// <summary>A range-coder stream of the chunk's tokens and escapes (raw bytes, segment breaks) among them.</summary>
+    TokensWithEscapes = 2,
+}
 
-/// <summary>Everything in an entropy-coded container except the coded bytes themselves.</summary>
+/// <param name="PayloadLength">Bytes of the chunk's payload: the stream, or for a stored chunk its original bytes.</param>
+/// <param name="TokenCount">Tokens a coded chunk decodes to; 0 for a stored chunk.</param>
+internal readonly record struct ChunkEntry(ChunkMode Mode, int PayloadLength, int TokenCount)
+{
+    public bool IsCoded => Mode != ChunkMode.Stored;
+
+    /// <summary>What the entry costs in the chunk table.</summary>
+    public int TableBytes => EntropyContainer.VarIntBytes(EntropyContainer.PackedLength(Mode, PayloadLength)) + (IsCoded ? EntropyContainer.VarIntBytes((ulong)TokenCount) : 0);
+}
+
+/// <summary>Everything in an entropy-coded container except the payloads themselves.</summary>
 internal sealed class ContainerHeader
 {
     public required string ModelName { get; init; }
@@ -14,20 +33,19 @@ internal sealed class ContainerHeader
     public required string TokenizerName { get; init; }
     public required byte[] TokenizerFingerprint { get; init; }
     public required int FrequencyTotalBits { get; init; }
+    public required ContextPolicy Context { get; init; }
     public required int OriginalLength { get; init; }
     public required uint OriginalCrc { get; init; }
-    /// <summary>Whether the chunks code escapes (raw bytes, segment breaks) among the tokens.</summary>
-    public required bool Escapes { get; init; }
     public required ChunkEntry[] Chunks { get; init; }
 
     public long TokenCount => Chunks.Sum(c => (long)c.TokenCount);
 }
 
-/// <summary>A parsed container: the header plus where each chunk's stream lies.</summary>
+/// <summary>A parsed container: the header plus where each chunk's payload lies.</summary>
 internal sealed class ParsedContainer
 {
     public required ContainerHeader Header { get; init; }
-    public required int[] ChunkOffsets { get; init; }
+    public required int[] PayloadOffsets { get; init; }
 }
 
 /// <summary>
@@ -38,39 +56,64 @@ internal sealed class ParsedContainer
 internal static class EntropyContainer
 {
     public static ReadOnlySpan<byte> Magic => "TSEC"u8;
-    public const byte Version = 1;
+    public const byte Version = 2;
     public const int MaxNameBytes = 256;
     public const int MaxIdentityBytes = 64;
     public const int MinFrequencyTotalBits = 16;
+
+    /// <summary>
+    /// The most tokens a coded chunk may declare (also at most twice the original length plus one):
+    /// bounds the model work and memory a forged file can ask for. The encoder stores a chunk whose
+    /// tokenization is longer.
+    /// </summary>
+    public const int MaxChunkTokens = 1 << 17;
+
+    /// <summary>The largest chunk the encoder makes; keeps a stored chunk's table entry at 3 bytes.</summary>
+    public const int MaxChunkBytes = 1 << 16;
+
     private const int TrailerBytes = 4;
+    private const int ModeBits = 2;
 
-    private const ulong EscapesFlag = 1;
+    /// <summary>A chunk entry's first varint: the payload length and the mode in its low two bits.</summary>
+    public static ulong PackedLength(ChunkMode mode, int payloadLength) => ((ulong)payloadLength << ModeBits) | (byte)mode;
 
-    public static byte[] Write(ContainerHeader header, IReadOnlyList<byte[]> chunkStreams)
+    public static int VarIntBytes(ulong value)
     {
-        if (chunkStreams.Count != header.Chunks.Length)
-            throw new ArgumentException("one stream per chunk is required", nameof(chunkStreams));
+        int bytes = 1;
+        for (; value >= 0x80; value >>= 7)
+            bytes++;
+        return bytes;
+    }
+
+    /// <param name="payloads">Each chunk's stream, or for a stored chunk its original bytes.</param>
+    public static byte[] Write(ContainerHeader header, IReadOnlyList<ReadOnlyMemory<byte>> payloads)
+    {
+        if (payloads.Count != header.Chunks.Length)
+            throw new ArgumentException("one payload per chunk is required", nameof(payloads));
         using var stream = new MemoryStream();
         stream.Write(Magic);
         stream.WriteByte(Version);
-        VarInt.Write(stream, header.Escapes ? EscapesFlag : 0);
         WriteBytes(stream, Encoding.UTF8.GetBytes(header.ModelName), MaxNameBytes, "model name");
         WriteBytes(stream, header.ModelIdentity, MaxIdentityBytes, "model identity");
         WriteBytes(stream, Encoding.UTF8.GetBytes(header.TokenizerName), MaxNameBytes, "tokenizer name");
         WriteBytes(stream, header.TokenizerFingerprint, MaxIdentityBytes, "tokenizer fingerprint");
         stream.WriteByte((byte)header.FrequencyTotalBits);
+        VarInt.Write(stream, (ulong)header.Context.Window);
+        VarInt.Write(stream, (ulong)header.Context.Carry);
         VarInt.Write(stream, (ulong)header.OriginalLength);
         WriteUInt32(stream, header.OriginalCrc);
         VarInt.Write(stream, (ulong)header.Chunks.Length);
         for (int i = 0; i < header.Chunks.Length; i++)
         {
-            if (header.Chunks[i].CodedLength != chunkStreams[i].Length)
-                throw new ArgumentException($"chunk {i}: header says {header.Chunks[i].CodedLength} bytes, stream has {chunkStreams[i].Length}");
-            VarInt.Write(stream, (ulong)header.Chunks[i].TokenCount);
-            VarInt.Write(stream, (ulong)header.Chunks[i].CodedLength);
+            var chunk = header.Chunks[i];
+            if (chunk.PayloadLength != payloads[i].Length)
+                throw new ArgumentException($"chunk {i}: header says {chunk.PayloadLength} bytes, payload has {payloads[i].Length}");
+            VarInt.Write(stream, PackedLength(chunk.Mode, chunk.PayloadLength));
+            if (chunk.IsCoded)
+                VarInt.Write(stream, (ulong)chunk.TokenCount);
         }
-        foreach (var chunk in chunkStreams)
-            stream.Write(chunk);
+        foreach (var payload in payloads)
+            stream.Write(payload.Span);
         WriteUInt32(stream, Crc32C.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
         return stream.ToArray();
     }
@@ -78,12 +121,13 @@ internal static class EntropyContainer
     /// <summary>Parses and validates the structure (the model's window is checked by the caller, after the model's identity).</summary>
     public static ParsedContainer Read(ReadOnlySpan<byte> container)
     {
-        int minimum = Magic.Length + 1 + TrailerBytes;
-        if (container.Length < minimum || !container[..Magic.Length].SequenceEqual(Magic))
+        if (container.Length < Magic.Length + 1 || !container[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not a Terse entropy-coded container (missing magic 'TSEC')");
         byte version = container[Magic.Length];
         if (version != Version)
-            throw new InvalidDataException($"entropy-coded container version {version} is not supported (this build reads version {Version})");
+            throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads version {Version} only");
+        if (container.Length < Magic.Length + 1 + TrailerBytes)
+            throw new InvalidDataException("entropy-coded container is truncated: it ends before its checksum");
         int bodyEnd = container.Length - TrailerBytes;
         uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(container[bodyEnd..]);
         uint actualCrc = Crc32C.Compute(container[..bodyEnd]);
@@ -92,10 +136,6 @@ internal static class EntropyContainer
 
         var body = container[..bodyEnd];
         int position = Magic.Length + 1;
-        ulong flags = VarInt.Read(body, ref position);
-        if ((flags & ~EscapesFlag) != 0)
-            throw new InvalidDataException($"entropy-coded container has unknown flags {flags:x}");
-        bool escapes = (flags & EscapesFlag) != 0;
         string modelName = ReadName(body, ref position, "model name");
         byte[] modelIdentity = ReadBytes(body, ref position, MaxIdentityBytes, "model identity");
         string tokenizerName = ReadName(body, ref position, "tokenizer name");
@@ -103,40 +143,61 @@ internal static class EntropyContainer
         int totalBits = ReadByte(body, ref position, "frequency precision");
         if (totalBits < MinFrequencyTotalBits || totalBits > RangeCoding.MaxTotalBits)
             throw new InvalidDataException($"frequency precision {totalBits} bits is outside {MinFrequencyTotalBits}..{RangeCoding.MaxTotalBits}");
+        int window = VarInt.ReadBounded(body, ref position, int.MaxValue, "context window");
+        int carry = VarInt.ReadBounded(body, ref position, int.MaxValue, "context carry");
+        var context = new ContextPolicy(window, carry);
+        if (context.Problem(int.MaxValue) is { } problem)
+            throw new InvalidDataException($"entropy-coded container: {problem}");
         int originalLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "original length");
         if (position + 4 > body.Length)
             throw new InvalidDataException("entropy-coded container truncated in the original checksum");
         uint originalCrc = BinaryPrimitives.ReadUInt32LittleEndian(body[position..]);
         position += 4;
 
-        // Every chunk entry takes at least two bytes of the table.
-        int chunkCount = ReadCount(body, ref position, bytesPerItem: 2, "chunk count");
-        if ((chunkCount == 0) != (originalLength == 0))
-            throw new InvalidDataException($"entropy-coded container has {chunkCount} chunks for {originalLength} original bytes");
+        // Every chunk entry takes at least one byte of the table and holds at least one original byte.
+        int chunkCount = ReadCount(body, ref position, bytesPerItem: 1, "chunk count");
+        if (chunkCount > originalLength)
+            throw new InvalidDataException($"entropy-coded container has {chunkCount} chunks for {originalLength} original bytes (each holds at least one)");
         var chunks = new ChunkEntry[chunkCount];
-        long chunkTokens = 0, codedBytes = 0;
+        long payloadBytes = 0, storedBytes = 0;
+        int tokenLimit = (int)Math.Min(MaxChunkTokens, 2L * originalLength + 1);
         for (int i = 0; i < chunkCount; i++)
         {
-            int tokens = VarInt.ReadBounded(body, ref position, int.MaxValue, $"token count of chunk {i}");
-            // Without escapes a chunk holds tokens; with them, only a lone chunk of raw bytes may have none.
-            if (tokens == 0 && (!escapes || chunkCount > 1))
-                throw new InvalidDataException($"chunk {i} is empty");
-            int coded = ReadCount(body, ref position, bytesPerItem: 1, $"coded length of chunk {i}");
-            chunks[i] = new ChunkEntry(tokens, coded);
-            chunkTokens += tokens;
-            codedBytes += coded;
+            ulong packed = VarInt.Read(body, ref position);
+            var mode = (ChunkMode)(packed & ((1 << ModeBits) - 1));
+            if (mode > ChunkMode.TokensWithEscapes)
+                throw new InvalidDataException($"chunk {i} has unknown mode {(int)mode}");
+            ulong length = packed >> ModeBits;
+            if (length > (ulong)(body.Length - position))
+                throw new InvalidDataException($"payload length of chunk {i} is {length}, more than the {body.Length - position} remaining bytes");
+            int tokens = 0;
+            if (mode == ChunkMode.Stored)
+            {
+                if (length == 0)
+                    throw new InvalidDataException($"stored chunk {i} is empty");
+                storedBytes += (long)length;
+            }
+            else
+            {
+                tokens = VarInt.ReadBounded(body, ref position, tokenLimit, $"token count of chunk {i}");
+                // Only escapes (raw bytes) can stand without tokens.
+                if (tokens == 0 && mode == ChunkMode.Tokens)
+                    throw new InvalidDataException($"chunk {i} is empty");
+            }
+            chunks[i] = new ChunkEntry(mode, (int)length, tokens);
+            payloadBytes += (long)length;
         }
-        if (codedBytes != body.Length - position)
-            throw new InvalidDataException($"entropy-coded container has {body.Length - position} payload bytes where the chunk table declares {codedBytes}");
-        if (chunkTokens > int.MaxValue)
-            throw new InvalidDataException($"entropy-coded container declares {chunkTokens} tokens, more than supported");
+        if (payloadBytes != body.Length - position)
+            throw new InvalidDataException($"entropy-coded container has {body.Length - position} payload bytes where the chunk table declares {payloadBytes}");
+        if (storedBytes > originalLength)
+            throw new InvalidDataException($"stored chunks hold {storedBytes} bytes, more than the declared original length {originalLength}");
 
         var offsets = new int[chunkCount];
         long offset = position;
         for (int i = 0; i < chunkCount; i++)
         {
             offsets[i] = (int)offset;
-            offset += chunks[i].CodedLength;
+            offset += chunks[i].PayloadLength;
         }
         var header = new ContainerHeader
         {
@@ -145,12 +206,12 @@ internal static class EntropyContainer
             TokenizerName = tokenizerName,
             TokenizerFingerprint = tokenizerFingerprint,
             FrequencyTotalBits = totalBits,
+            Context = context,
             OriginalLength = originalLength,
             OriginalCrc = originalCrc,
-            Escapes = escapes,
             Chunks = chunks,
         };
-        return new ParsedContainer { Header = header, ChunkOffsets = offsets };
+        return new ParsedContainer { Header = header, PayloadOffsets = offsets };
     }
 
     private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes, int max, string what)

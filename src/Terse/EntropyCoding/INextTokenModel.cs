@@ -2,8 +2,8 @@ namespace Terse.EntropyCoding;
 
 /// <summary>
 /// A language model as the entropy coder sees it: a source of next-token logits. The coder opens
-/// one <see cref="INextTokenSession"/> per worker and resets it for every chunk, so chunks can be
-/// coded on several threads at once.
+/// one <see cref="INextTokenSession"/> per worker and resets it for every chunk (and whenever its
+/// sliding context window moves), so chunks can be coded on several threads at once.
 /// </summary>
 /// <remarks>
 /// Determinism contract, which lossless decoding depends on: for the same model identity, a
@@ -50,4 +50,15 @@ public interface INextTokenSession : IDisposable
 
     /// <summary>Appends the token that came next. At most <see cref="INextTokenModel.MaxSessionTokens"/> per reset.</summary>
     void Accept(int token);
+
+    /// <summary>
+    /// Appends several tokens, as one <see cref="Accept(int)"/> each would — with bit-identical
+    /// logits afterwards (the coder refills a sliding context window with it). A model may do it
+    /// faster in one batch.
+    /// </summary>
+    void Accept(ReadOnlySpan<int> tokens)
+    {
+        foreach (int token in tokens)
+            Accept(token);
+    }
 }

@@ -6,9 +6,10 @@ namespace Terse.EntropyCoding;
 /// <summary>
 /// The engine's Llama model as the entropy coder's predictor. Every session starts with the BOS
 /// token, as the model was trained, and feeds tokens one at a time through the KV cache
-/// (<see cref="InferenceSession.Step(int)"/>), whose logits are bit-identical whatever the thread
-/// count or matrix backend — which is what lets a file be decoded with other settings than it was
-/// encoded with.
+/// (<see cref="InferenceSession.Step(int)"/>) — or, when the coder refills its sliding context, in
+/// one <see cref="InferenceSession.Prefill(ReadOnlySpan{int})"/>. The engine makes those logits
+/// bit-identical whatever the thread count, matrix backend or prefill size — which is what lets a
+/// file be decoded with other settings than it was encoded with.
 /// </summary>
 public sealed class LlamaNextTokenModel : INextTokenModel
 {
@@ -81,6 +82,21 @@ public sealed class LlamaNextTokenModel : INextTokenModel
         {
             Start();
             inner.Step(token);
+        }
+
+        /// <summary>One batched prefill (with BOS if the session is fresh): the engine promises the same bits as stepping.</summary>
+        public void Accept(ReadOnlySpan<int> tokens)
+        {
+            if (tokens.IsEmpty)
+                return;
+            if (started)
+            {
+                inner.Prefill(tokens);
+                return;
+            }
+            int[] withBos = [bosToken, .. tokens];
+            inner.Prefill(withBos);
+            started = true;
         }
 
         public void Dispose() { }

@@ -50,6 +50,12 @@ internal sealed class RangeEncoder
 
     public RangeEncoder(int capacityHint = 256) => output = new ArrayBufferWriter<byte>(Math.Max(16, capacityHint));
 
+    /// <summary>
+    /// A lower bound of the finished stream's length: bytes written are final, and
+    /// <see cref="Finish"/> drops at most <see cref="RangeCoding.IntervalBytes"/> trailing zeros.
+    /// </summary>
+    public long MinimumLength => output.WrittenCount + (hasCache ? 1 : 0) + pendingFF - RangeCoding.IntervalBytes;
+
     public void Encode(uint cumulative, uint frequency, uint total)
     {
         RangeCoding.CheckSymbol(cumulative, frequency, total);

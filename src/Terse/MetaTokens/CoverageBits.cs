@@ -9,6 +9,14 @@ internal sealed class CoverageBits(int length)
 
     public bool AnyCovered(int start, int count)
     {
+        if (count <= 64)
+        {
+            // The 64 bits from start, from two neighbouring words (the second shift in two steps,
+            // as a shift by 64 would not clear): one test, no branches on the layout.
+            int w = start >> 6, b = start & 63;
+            ulong window = (words[w] >> b) | ((words[w + 1] << 1) << (63 - b));
+            return (window & (~0UL >> (64 - count))) != 0;
+        }
         int end = start + count; // exclusive
         int first = start >> 6, last = (end - 1) >> 6;
         ulong firstMask = ~0UL << (start & 63);
@@ -42,22 +50,5 @@ internal sealed class CoverageBits(int length)
             words[last] |= lastMask;
         }
         CoveredCount += count;
-    }
-
-    /// <summary>Number of uncovered positions from <paramref name="start"/> before the next covered one, at most <paramref name="max"/>.</summary>
-    public int FreeLength(int start, int max)
-    {
-        int limit = Math.Min(start + max, length);
-        int w = start >> 6;
-        ulong bits = words[w] & (~0UL << (start & 63));
-        while (true)
-        {
-            if (bits != 0)
-                return Math.Min(w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits), limit) - start;
-            w++;
-            if (w * 64 >= limit)
-                return limit - start;
-            bits = words[w];
-        }
     }
 }

@@ -8,45 +8,29 @@ internal readonly record struct RepeatedRun(int Lb, int Rb, int Length);
 
 /// <summary>
 /// The "gain" strategy's selection: choose runs in order of tokens saved, re-counting as it goes.
-/// A run of L symbols used K times without overlap turns K·L body symbols into K references and
-/// adds a definition costing 1 + (its length in base tokens), so it saves K·(L−1) − 1 − E where E is
-/// its expanded length (E = L on plain tokens: (K−1)(L−1) − 2, the paper's N·K &gt; 1+N+K).
+/// The state is the body so far, kept over the original positions (<see cref="SymbolStarts"/>):
+/// an occurrence of a run may replace any span that starts and ends on a body symbol boundary,
+/// so a long repeat can swallow whole occurrences of shorter runs chosen before it (a frequent
+/// " of the" does not cut the long repeats it sits in). Replacing a span of c body symbols by one
+/// saves c − 1; a run of L tokens costs 1 + L in the dictionary, so on untouched text K uses save
+/// K·(L−1) − 1 − L = (K−1)(L−1) − 2, the paper's N·K &gt; 1+N+K.
 /// Every suffix-tree node is a candidate, keyed by an upper bound on its saving; the best is taken
 /// lazily: candidates are visited in decreasing order of their key, each re-counted against the
-/// positions still free and accepted only if it still beats the next key; otherwise it goes into a
-/// heap with its re-counted saving as the new key. Savings only shrink as positions get covered,
-/// so each accepted run is one of the largest current savings.
+/// current body and accepted only if it still beats the next key; otherwise it goes into a heap
+/// with its re-counted saving as the new key. Savings only shrink as the body's boundaries are
+/// merged away, so each accepted run is one of the largest current savings. Runs whose occurrences
+/// were swallowed keep their dictionary entries here; the optimal parse that follows drops those
+/// that stop paying.
 /// </summary>
 internal sealed class GainSelection
 {
-    private readonly RepeatIndex index;
-    private readonly long[]? expandedPrefix; // expandedPrefix[p] = base tokens the first p symbols stand for; null: one each
-    private readonly int maxLength;
+    private readonly RepeatCandidates candidates;
 
-    private GainSelection(RepeatIndex index, int maxLength, long[]? expandedPrefix)
-    {
-        this.index = index;
-        this.maxLength = maxLength;
-        this.expandedPrefix = expandedPrefix;
-    }
+    private GainSelection(RepeatCandidates candidates) => this.candidates = candidates;
 
-    /// <param name="expandedLengths">
-    /// For a sequence that already contains meta-tokens: how many base tokens each symbol stands
-    /// for (a definition is written out in base tokens). Null when every symbol is one token, or
-    /// when definitions may use meta-tokens (hierarchical), where a definition costs its symbols.
-    /// </param>
-    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength, Func<int, int>? expandedLengths = null)
-    {
-        long[]? prefix = null;
-        if (expandedLengths is not null)
-        {
-            var text = index.Text;
-            prefix = new long[text.Length + 1];
-            for (int i = 0; i < text.Length; i++)
-                prefix[i + 1] = prefix[i] + expandedLengths(text[i]);
-        }
-        return new GainSelection(index, maxLength, prefix).Run();
-    }
+    public static List<RepeatedRun> Select(RepeatIndex index, int maxLength) => Select(RepeatCandidates.Collect(index, maxLength));
+
+    public static List<RepeatedRun> Select(RepeatCandidates candidates) => new GainSelection(candidates).Run();
 
     /// <summary>Tokens saved by a run used <paramref name="uses"/> times whose definition costs <paramref name="definitionCost"/> tokens.</summary>
     public static long Saving(long uses, int length, long definitionCost) => uses * (length - 1) - definitionCost;
@@ -54,50 +38,40 @@ internal sealed class GainSelection
     /// <summary>Tokens saved by a run of plain tokens: (uses−1)(length−1) − 2.</summary>
     public static long Saving(long uses, int length) => Saving(uses, length, 1 + length);
 
-    private long DefinitionCost(int position, int length) =>
-        1 + (expandedPrefix is null ? length : expandedPrefix[position + length] - expandedPrefix[position]);
+    /// <summary>A candidate as its visit needs it; the visits lie in visiting order, one memory stream.</summary>
+    private readonly record struct Visit(int Handle, int Count, int Length, int Shortest, int Node);
+
+    /// <summary>How many visits ahead an occurrence list is asked for (see <see cref="RepeatCandidates.Prefetch"/>).</summary>
+    private const int PrefetchAhead = 8;
 
     private List<RepeatedRun> Run()
     {
-        var collector = new CandidateCollector { Found = new List<Candidate>(), MaxLength = maxLength, Selection = this };
-        index.VisitNodes(ref collector);
-        var candidates = collector.Found;
-
-        var sa = index.Sa;
-        int n = index.Text.Length;
-        var coverage = new CoverageBits(n);
+        int n = candidates.Index.Text.Length;
+        var starts = new SymbolStarts(n);
         // Candidates are visited in order of their first key straight from a sorted array (memory
         // friendly: most are looked at once); only those pushed back after a re-count go to a heap.
-        var ordered = candidates.ToArray();
-        var firstKeys = new long[ordered.Length];
-        for (int c = 0; c < ordered.Length; c++)
-            firstKeys[c] = -KeyOf(UpperBound(ordered[c]), ordered[c].Length);
-        Array.Sort(firstKeys, ordered);
+        var (visits, firstKeys) = VisitingOrder();
         var heap = new MaxHeap(1024);
         int nextFirst = 0;
 
-        // Occurrence lists, sorted, stored on first evaluation in one pool; they only shrink.
-        var pool = new int[Math.Max(1024, n)];
-        int poolUsed = 0;
-        var poolStart = new int[ordered.Length];
-        Array.Fill(poolStart, -1);
-        var positionCounts = new int[ordered.Length];
-        var taken = new List<int>();
         var chosen = new List<RepeatedRun>();
+        var alive = new int[64];
         var rooms = new int[64];
         var lengthScratch = new int[64];
         while (true)
         {
-            int c;
+            int v;
             long key;
-            if (nextFirst < ordered.Length && (heap.Count == 0 || -firstKeys[nextFirst] >= heap.TopKey))
+            if (nextFirst < visits.Length && (heap.Count == 0 || firstKeys[nextFirst] >= heap.TopKey))
             {
-                c = nextFirst;
-                key = -firstKeys[nextFirst++];
+                v = nextFirst;
+                key = firstKeys[nextFirst++];
+                if (v + PrefetchAhead < visits.Length)
+                    candidates.Prefetch(visits[v + PrefetchAhead].Handle);
             }
             else if (heap.Count > 0)
             {
-                (c, key) = heap.Pop();
+                (v, key) = heap.Pop();
             }
             else
             {
@@ -105,86 +79,97 @@ internal sealed class GainSelection
             }
             if (SavingOf(key) <= 0)
                 break;
-            var candidate = ordered[c];
-            // However it is cut, the run cannot be used more often than the free positions allow.
-            int uncovered = n - coverage.CoveredCount;
-            if ((long)(uncovered / candidate.ShortestLength) * (candidate.Length - 1) - 1 - candidate.ShortestLength <= 0)
+            var visit = visits[v];
+            int shortest = visit.Shortest;
+            // However it is cut, the run removes fewer symbols than the body has.
+            if (starts.SymbolCount - 2 - shortest <= 0)
                 continue;
 
-            // Re-count. An occurrence keeps the free room to its right (up to the node depth);
-            // one without room for even the shortest length of the node is dropped for good, as
-            // coverage only grows.
-            if (poolStart[c] < 0)
+            // Re-count. An occurrence is usable from a symbol start up to the last symbol start
+            // within the node's lengths (its room); the span holds as many body symbols as starts.
+            var positions = candidates.Positions(visit.Handle, visit.Count);
+            if (alive.Length < positions.Length)
             {
-                int k = candidate.Rb - candidate.Lb + 1;
-                if (poolUsed + k > pool.Length)
-                    Array.Resize(ref pool, Math.Max(pool.Length * 2, poolUsed + k));
-                sa.AsSpan(candidate.Lb, k).CopyTo(pool.AsSpan(poolUsed));
-                SmallSort.Sort(pool.AsSpan(poolUsed, k));
-                poolStart[c] = poolUsed;
-                positionCounts[c] = k;
-                poolUsed += k;
+                alive = new int[Math.Max(positions.Length, alive.Length * 2)];
+                rooms = new int[alive.Length];
             }
-            var own = pool.AsSpan(poolStart[c], positionCounts[c]);
-            if (rooms.Length < own.Length)
-                rooms = new int[Math.Max(own.Length, rooms.Length * 2)];
+            bool mayOverlap = visit.Handle < 0;
             int kept = 0;
             bool allFull = true;
             int minGap = int.MaxValue;
-            foreach (int p in own)
+            long fullValue = 0;
+            foreach (int p in positions)
             {
-                int room = coverage.FreeLength(p, candidate.Length);
-                if (room < candidate.ShortestLength)
+                if (!starts.IsStart(p))
                     continue;
-                if (kept > 0)
-                    minGap = Math.Min(minGap, p - own[kept - 1]);
-                allFull &= room == candidate.Length;
-                own[kept] = p;
+                int end = starts.LastStartIn(p + shortest, p + visit.Length);
+                if (end < 0)
+                    continue;
+                int room = end - p;
+                if (mayOverlap && kept > 0)
+                    minGap = Math.Min(minGap, p - alive[kept - 1]);
+                if (room == visit.Length)
+                    fullValue += starts.Count(p, room) - 1;
+                else
+                    allFull = false;
+                alive[kept] = p;
                 rooms[kept++] = room;
             }
-            positionCounts[c] = kept;
-            var alive = own[..kept];
+            var usable = alive.AsSpan(0, kept);
             long saving;
             int length;
-            if (allFull && minGap >= candidate.Length)
+            if (allFull && minGap >= visit.Length)
             {
-                // Every occurrence is free over the whole node depth and none overlaps another.
-                length = candidate.Length;
-                saving = kept < 2 ? 0 : Saving(kept, length, DefinitionCost(alive[0], length));
+                // Every occurrence spans the whole node depth and none overlaps another.
+                length = visit.Length;
+                saving = kept < 2 ? 0 : fullValue - (1 + length);
             }
             else
             {
-                (saving, length) = BestLength(alive, rooms.AsSpan(0, kept), minGap, candidate, ref lengthScratch);
+                (saving, length) = BestLength(usable, rooms.AsSpan(0, kept), minGap, visit.Length, shortest, starts, ref lengthScratch);
             }
             if (saving <= 0)
                 continue;
             long current = KeyOf(saving, length);
-            long nextKey = Math.Max(nextFirst < ordered.Length ? -firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
+            long nextKey = Math.Max(nextFirst < visits.Length ? firstKeys[nextFirst] : long.MinValue, heap.Count > 0 ? heap.TopKey : long.MinValue);
             if (current < nextKey)
             {
-                heap.Push(c, current);
+                heap.Push(v, current);
                 continue;
             }
-            taken.Clear();
-            CountUsable(alive, rooms.AsSpan(0, kept), length, taken);
-            foreach (int p in taken)
-                coverage.Cover(p, length);
-            chosen.Add(Widen(candidate, length));
-            positionCounts[c] = 0;
+            Take(usable, rooms.AsSpan(0, kept), length, starts);
+            chosen.Add(Widen(candidates[visit.Node], length));
         }
         return chosen;
     }
 
-    /// <summary>
-    /// The length of the node that saves most now. Shorter lengths fit where a longer span runs
-    /// into a covered position, and when occurrences overlap themselves (periodic text) a multiple
-    /// of the period tiles them. Tried: the distinct free rooms (at most 16 of them, spread out)
-    /// and their tiled versions.
-    /// </summary>
-    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, Candidate candidate, ref int[] scratch)
+    /// <summary>The candidates by decreasing first key (ties: node order), and those keys.</summary>
+    private (Visit[] Visits, long[] Keys) VisitingOrder()
+    {
+        int count = candidates.Count;
+        var keys = new ulong[count];
+        var visits = new Visit[count];
+        ulong max = 0;
+        for (int c = 0; c < count; c++)
+        {
+            ref readonly var node = ref candidates[c];
+            keys[c] = (ulong)KeyOf(Saving(node.Count, node.Length), node.Length);
+            visits[c] = new Visit(candidates.PositionsHandle(c), node.Count, node.Length, node.ShortestLength, c);
+            max = Math.Max(max, keys[c]);
+        }
+        for (int c = 0; c < count; c++)
+            keys[c] = max - keys[c];
+        SmallSort.SortByKey(keys, visits.AsSpan());
+        var firstKeys = new long[count];
+        for (int v = 0; v < count; v++)
+            firstKeys[v] = (long)(max - keys[v]);
+        return (visits, firstKeys);
+    }
+
+    private (long Saving, int Length) BestLength(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int minGap, int nodeLength, int shortest, SymbolStarts starts, ref int[] scratch)
     {
         if (sorted.Length < 2)
-            return (0, candidate.Length);
+            return (0, nodeLength);
         if (scratch.Length < rooms.Length)
             scratch = new int[Math.Max(rooms.Length, scratch.Length * 2)];
         var lengths = scratch.AsSpan(0, rooms.Length);
@@ -197,7 +182,7 @@ internal sealed class GainSelection
                 lengths[distinct++] = lengths[i];
         const int MaxTried = 16;
         long bestSaving = 0;
-        int bestLength = candidate.Length;
+        int bestLength = nodeLength;
         for (int t = 0; t < Math.Min(distinct, MaxTried); t++)
         {
             int length = lengths[distinct <= MaxTried ? t : (int)((long)t * (distinct - 1) / (MaxTried - 1))];
@@ -209,9 +194,9 @@ internal sealed class GainSelection
                         break;
                     length = length / minGap * minGap;
                 }
-                if (length < candidate.ShortestLength)
+                if (length < shortest)
                     continue;
-                long saving = Saving(CountUsable(sorted, rooms, length, null), length, DefinitionCost(sorted[0], length));
+                long saving = Value(sorted, rooms, length, starts) - (1 + length);
                 if (saving > bestSaving || (saving == bestSaving && length > bestLength))
                 {
                     bestSaving = saving;
@@ -222,27 +207,46 @@ internal sealed class GainSelection
         return (bestSaving, bestLength);
     }
 
-    /// <summary>Occurrences (sorted) with room for the length, taken leftmost first without overlap.</summary>
-    private static int CountUsable(ReadOnlySpan<int> sorted, ReadOnlySpan<int> rooms, int length, List<int>? taken)
+    /// <summary>
+    /// Body symbols removed by replacing the usable occurrences: those with room for the length
+    /// that end on a symbol start, leftmost first without overlap (occurrences that may overlap
+    /// come sorted; the others cannot overlap, so their order does not matter).
+    /// </summary>
+    private static long Value(ReadOnlySpan<int> occurrences, ReadOnlySpan<int> rooms, int length, SymbolStarts starts)
     {
-        int count = 0, lastEnd = -1;
-        for (int i = 0; i < sorted.Length; i++)
+        long value = 0;
+        int lastEnd = -1;
+        for (int i = 0; i < occurrences.Length; i++)
         {
-            int p = sorted[i];
-            if (p < lastEnd || rooms[i] < length)
+            int p = occurrences[i];
+            // Skipped when p lies inside the previous occurrence taken (p in [lastEnd − length, lastEnd)).
+            if ((uint)(lastEnd - 1 - p) < (uint)length || rooms[i] < length || !starts.IsStart(p + length))
                 continue;
-            count++;
+            value += starts.Count(p, length) - 1;
             lastEnd = p + length;
-            taken?.Add(p);
         }
-        return count;
+        return value;
+    }
+
+    /// <summary>Replaces the occurrences <see cref="Value"/> counts: each becomes one body symbol.</summary>
+    private static void Take(ReadOnlySpan<int> occurrences, ReadOnlySpan<int> rooms, int length, SymbolStarts starts)
+    {
+        int lastEnd = -1;
+        for (int i = 0; i < occurrences.Length; i++)
+        {
+            int p = occurrences[i];
+            if ((uint)(lastEnd - 1 - p) < (uint)length || rooms[i] < length || !starts.IsStart(p + length))
+                continue;
+            starts.Merge(p, length);
+            lastEnd = p + length;
+        }
     }
 
     /// <summary>A shorter prefix of the node's string may occur in more places: the enclosing LCP interval lists them all.</summary>
-    private RepeatedRun Widen(Candidate candidate, int length)
+    private RepeatedRun Widen(in RepeatCandidates.Node candidate, int length)
     {
         int lb = candidate.Lb, rb = candidate.Rb;
-        var lcp = index.Lcp;
+        var lcp = candidates.Index.Lcp;
         if (length < candidate.Length)
         {
             while (lb > 0 && lcp[lb] >= length)
@@ -251,19 +255,6 @@ internal sealed class GainSelection
                 rb++;
         }
         return new RepeatedRun(lb, rb, length);
-    }
-
-    private long UpperBound(Candidate candidate) =>
-        Saving(candidate.Rb - candidate.Lb + 1, candidate.Length, DefinitionCost(index.Sa[candidate.Lb], candidate.Length));
-
-    /// <summary>
-    /// A suffix-tree node as a candidate: its strings are the prefixes of lengths
-    /// ParentDepth+1..Length of the suffixes Sa[Lb..Rb] (Length is the node depth, cut to the maximum).
-    /// </summary>
-    private readonly record struct Candidate(int Lb, int Rb, int Length, int ParentDepth)
-    {
-        /// <summary>No length of this node is shorter: a covered span of this length is dead for all of them.</summary>
-        public int ShortestLength => Math.Max(ParentDepth + 1, 2);
     }
 
     /// <summary>Heap order: larger saving first, then the longer run. Savings stay far below 2^50.</summary>
@@ -337,24 +328,5 @@ internal sealed class GainSelection
         }
 
         private static bool Before(long keyA, int itemA, long keyB, int itemB) => keyA > keyB || (keyA == keyB && itemA < itemB);
-    }
-
-    private struct CandidateCollector : RepeatIndex.INodeVisitor
-    {
-        public List<Candidate> Found;
-        public int MaxLength;
-        public GainSelection Selection;
-
-        public void Visit(int lb, int rb, int depth, int parentDepth)
-        {
-            if (parentDepth >= MaxLength)
-                return; // its strings, cut to MaxLength, are those of an ancestor
-            int length = Math.Min(depth, MaxLength);
-            if (length < 2)
-                return;
-            var candidate = new Candidate(lb, rb, length, parentDepth);
-            if (Selection.UpperBound(candidate) > 0)
-                Found.Add(candidate);
-        }
     }
 }

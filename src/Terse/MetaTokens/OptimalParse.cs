@@ -39,81 +39,72 @@ internal sealed class OptimalParse
     /// Parses with the runs that pay for themselves. Returns the body with run r written as
     /// <c>metaBase + r</c>, and sets <paramref name="active"/>[r] to whether run r is used.
     /// </summary>
-    /// <param name="definitionCosts">
-    /// Tokens each run's dictionary entry costs; null: 1 + its length (a run of plain tokens).
-    /// </param>
-    public int[] ParseAndPrune(int metaBase, bool[] active, long[]? definitionCosts = null)
+    public int[] ParseAndPrune(int metaBase, bool[] active)
     {
+        int n = text.Length;
         int runCount = runLength.Length;
         var uses = new int[runCount];
-        var cost = new int[text.Length + 1];
-        var choice = new int[text.Length];
+        var activeLength = new int[runCount]; // 0 for a dropped run: one look-up per edge
+        for (int r = 0; r < runCount; r++)
+            activeLength[r] = active[r] ? runLength[r] : 0;
+        var cost = new int[n + 1];
+        var choice = new int[n];
+        var body = new int[n];
         while (true)
         {
-            ShortestParse(active, cost, choice);
-            Array.Clear(uses);
-            int bodyLength = 0;
-            for (int p = 0; p < text.Length; bodyLength++)
-            {
-                int r = choice[p];
-                if (r < 0)
-                {
-                    p++;
-                }
-                else
-                {
-                    uses[r]++;
-                    p += runLength[r];
-                }
-            }
+            ShortestParse(activeLength, cost, choice);
+            int bodyLength = WriteBody(choice, body, metaBase, uses);
             bool dropped = false;
             for (int r = 0; r < runCount; r++)
             {
-                long definitionCost = definitionCosts?[r] ?? 1 + runLength[r];
-                if (active[r] && GainSelection.Saving(uses[r], runLength[r], definitionCost) <= 0)
+                if (active[r] && GainSelection.Saving(uses[r], runLength[r]) <= 0)
                 {
                     active[r] = false;
+                    activeLength[r] = 0;
                     dropped = true;
                 }
             }
             if (!dropped)
-                return WriteBody(choice, bodyLength, metaBase);
+                return body.AsSpan(0, bodyLength).ToArray();
         }
     }
 
     /// <summary>choice[p] = run to use at p on a shortest parse of the suffix from p, or −1 for a literal.</summary>
-    private void ShortestParse(bool[] active, int[] cost, int[] choice)
+    private unsafe void ShortestParse(int[] activeLength, int[] costs, int[] choices)
     {
         int n = text.Length;
-        cost[n] = 0;
-        for (int p = n - 1; p >= 0; p--)
+        fixed (int* cost = costs, choice = choices, start = edgeStart, edge = edges, length = activeLength)
         {
-            int best = cost[p + 1] + 1;
-            int bestRun = -1;
-            int bestLength = 1;
-            for (int e = edgeStart[p + 1], end = edgeStart[p + 2]; e < end; e++)
+            cost[n] = 0;
+            for (int p = n - 1; p >= 0; p--)
             {
-                int r = edges[e];
-                if (!active[r])
-                    continue;
-                int length = runLength[r];
-                int c = cost[p + length] + 1;
-                // On a tie prefer the run (then the longer one): more uses keep a run worth its definition.
-                if (c < best || (c == best && length > bestLength))
+                // Order: fewer symbols; on a tie the run, then the longer one (more uses keep a run
+                // worth its definition); one key, (cost << 32) − length, compares all three.
+                long best = ((long)(cost[p + 1] + 1) << 32) - 1;
+                int bestRun = -1;
+                for (int e = start[p + 1], end = start[p + 2]; e < end; e++)
                 {
-                    best = c;
-                    bestRun = r;
-                    bestLength = length;
+                    int r = edge[e];
+                    int l = length[r];
+                    if (l == 0)
+                        continue;
+                    long key = ((long)(cost[p + l] + 1) << 32) - l;
+                    if (key < best)
+                    {
+                        best = key;
+                        bestRun = r;
+                    }
                 }
+                cost[p] = (int)((best + int.MaxValue) >> 32);
+                choice[p] = bestRun;
             }
-            cost[p] = best;
-            choice[p] = bestRun;
         }
     }
 
-    private int[] WriteBody(int[] choice, int bodyLength, int metaBase)
+    /// <summary>Writes the body the choices give and counts each run's uses; returns the body length.</summary>
+    private int WriteBody(int[] choice, int[] body, int metaBase, int[] uses)
     {
-        var body = new int[bodyLength];
+        Array.Clear(uses);
         int at = 0;
         for (int p = 0; p < text.Length;)
         {
@@ -124,10 +115,11 @@ internal sealed class OptimalParse
             }
             else
             {
+                uses[r]++;
                 body[at++] = metaBase + r;
                 p += runLength[r];
             }
         }
-        return body;
+        return at;
     }
 }

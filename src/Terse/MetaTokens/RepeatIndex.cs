@@ -20,39 +20,10 @@ internal sealed class RepeatIndex
     public int[] Sa { get; }
     public int[] Lcp { get; }
 
-    /// <summary>The suffix-array interval of the suffixes starting with <paramref name="pattern"/> (empty: Lb &gt; Rb).</summary>
-    public (int Lb, int Rb) Find(ReadOnlySpan<int> pattern)
-    {
-        int lo = 0, hi = Sa.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (ComparePrefix(Sa[mid], pattern) < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        int lb = lo;
-        hi = Sa.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (ComparePrefix(Sa[mid], pattern) <= 0) lo = mid + 1;
-            else hi = mid;
-        }
-        return (lb, lo - 1);
-    }
-
-    /// <summary>Compares the suffix at <paramref name="start"/>, cut to the pattern's length, with the pattern.</summary>
-    private int ComparePrefix(int start, ReadOnlySpan<int> pattern)
-    {
-        var suffix = Text.AsSpan(start);
-        int common = Math.Min(suffix.Length, pattern.Length);
-        int c = suffix[..common].SequenceCompareTo(pattern[..common]);
-        return c != 0 ? c : suffix.Length < pattern.Length ? -1 : 0;
-    }
-
     public interface INodeVisitor
     {
-        void Visit(int lb, int rb, int depth, int parentDepth);
+        /// <param name="first">The smallest of the node's positions <c>Sa[lb..rb]</c> (its first occurrence).</param>
+        void Visit(int lb, int rb, int depth, int parentDepth, int first);
     }
 
     /// <summary>Visits every internal node of depth ≥ 1, children before parents (bottom-up).</summary>
@@ -62,20 +33,27 @@ internal sealed class RepeatIndex
         if (n < 2)
             return;
         var lcp = Lcp;
-        // The stack holds one entry per open interval (at most n + 1, usually a few dozen).
+        var sa = Sa;
+        // The stack holds one entry per open interval (at most n + 1, usually a few dozen), with
+        // the smallest position seen in it so far.
         int capacity = Math.Min(n + 1, 1024);
         var depth = new int[capacity];
         var lbs = new int[capacity];
+        var firsts = new int[capacity];
+        firsts[0] = int.MaxValue;
         int top = 0;
         for (int i = 1; i <= n; i++)
         {
             int current = i < n ? lcp[i] : 0;
             int lb = i - 1;
+            // The smallest position of what ends here: suffix i − 1 and the intervals closed by it.
+            int first = sa[i - 1];
             while (current < depth[top])
             {
                 int nodeDepth = depth[top], nodeLb = lbs[top];
+                first = Math.Min(first, firsts[top]);
                 top--;
-                visitor.Visit(nodeLb, i - 1, nodeDepth, Math.Max(current, depth[top]));
+                visitor.Visit(nodeLb, i - 1, nodeDepth, Math.Max(current, depth[top]), first);
                 lb = nodeLb;
             }
             if (current > depth[top])
@@ -84,9 +62,15 @@ internal sealed class RepeatIndex
                 {
                     Array.Resize(ref depth, depth.Length * 2);
                     Array.Resize(ref lbs, lbs.Length * 2);
+                    Array.Resize(ref firsts, firsts.Length * 2);
                 }
                 depth[top] = current;
                 lbs[top] = lb;
+                firsts[top] = first;
+            }
+            else
+            {
+                firsts[top] = Math.Min(firsts[top], first);
             }
         }
     }

@@ -69,4 +69,49 @@ internal static class SmallSort
         if (inScratch)
             source.CopyTo(values);
     }
+
+    /// <summary>
+    /// Sorts <paramref name="items"/> by <paramref name="keys"/>, ascending and stable (equal keys
+    /// keep their order): an LSD radix sort, 11 bits a pass, as many passes as the largest key
+    /// needs. Both spans end up permuted.
+    /// </summary>
+    public static void SortByKey<T>(Span<ulong> keys, Span<T> items)
+    {
+        int count = keys.Length;
+        ulong max = 0;
+        foreach (ulong k in keys)
+            max |= k;
+        var keyScratch = new ulong[count];
+        var itemScratch = new T[count];
+        Span<ulong> sourceKeys = keys, targetKeys = keyScratch;
+        Span<T> sourceItems = items, targetItems = itemScratch;
+        Span<int> counts = stackalloc int[1 << 11];
+        bool inScratch = false;
+        for (int shift = 0; shift < 64 && (shift == 0 || (max >> shift) != 0); shift += 11)
+        {
+            counts.Clear();
+            foreach (ulong k in sourceKeys)
+                counts[(int)(k >> shift) & 0x7FF]++;
+            for (int b = 0, sum = 0; b < counts.Length; b++)
+                (counts[b], sum) = (sum, sum + counts[b]);
+            for (int i = 0; i < count; i++)
+            {
+                int at = counts[(int)(sourceKeys[i] >> shift) & 0x7FF]++;
+                targetKeys[at] = sourceKeys[i];
+                targetItems[at] = sourceItems[i];
+            }
+            var swapKeys = sourceKeys;
+            sourceKeys = targetKeys;
+            targetKeys = swapKeys;
+            var swapItems = sourceItems;
+            sourceItems = targetItems;
+            targetItems = swapItems;
+            inScratch = !inScratch;
+        }
+        if (inScratch)
+        {
+            sourceKeys.CopyTo(keys);
+            sourceItems.CopyTo(items);
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Terse.MetaTokens;
 
 /// <summary>
@@ -109,77 +111,81 @@ internal static class SuffixArray
         // Suffix i is S-type when it is smaller than suffix i+1, L-type otherwise; the last is
         // L-type because the implied sentinel is smaller than every symbol. The type is kept in the
         // sign bit of s[i]: the induced passes then read one array, not two, at each random position.
+        // Branch-free: the types follow the text, which a branch predictor cannot guess.
         for (int i = n - 2; i >= 0; i--)
         {
-            int a = s[i], b = s[i + 1] & SymbolMask;
-            if (a < b || (a == b && s[i + 1] < 0))
-                s[i] = a | STypeBit;
+            int a = s[i], next = s[i + 1], b = next & SymbolMask;
+            // −1 when a < b, or a == b and the next suffix is S-type (a, b ≥ 0: no overflow).
+            int sType = ((a - b) >> 31) | ((((a ^ b) - 1) >> 31) & (next >> 31));
+            s[i] = a | (sType & STypeBit);
         }
 
         // bucketStart[c]: first slot of bucket c; sStart[c]: first slot of bucket c's S-type part.
         var bucketStart = new int[upper + 2];
         var sStart = new int[upper + 1];
-        for (int i = 0; i < n; i++)
-        {
-            if (s[i] < 0) bucketStart[(s[i] & SymbolMask) + 1]++;
-            else sStart[s[i]]++;
-        }
+        var typeCounts = new int[2 * (upper + 1)]; // [2c]: L-type suffixes starting with c, [2c + 1]: S-type
+        foreach (int v in s)
+            typeCounts[((v & SymbolMask) << 1) | (v >>> 31)]++;
         for (int c = 0; c <= upper; c++)
         {
-            sStart[c] += bucketStart[c];
-            bucketStart[c + 1] += sStart[c];
+            sStart[c] = bucketStart[c] + typeCounts[2 * c];
+            bucketStart[c + 1] = sStart[c] + typeCounts[2 * c + 1];
         }
         // Now bucketStart[c] = number of symbols < c and sStart[c] = bucketStart[c] + (L-types of c).
 
-        var lmsIndex = new int[n]; // position -> index among LMS positions, or -1
+        // LMS positions (an S-type suffix right after an L-type one), in text order; at most
+        // every other position is one.
+        var lmsBuffer = new int[n / 2 + 1];
         int lmsCount = 0;
-        lmsIndex[0] = -1;
         for (int i = 1; i < n; i++)
-            lmsIndex[i] = s[i - 1] >= 0 && s[i] < 0 ? lmsCount++ : -1;
-        var lms = new int[lmsCount];
-        for (int i = 1, k = 0; i < n; i++)
-            if (lmsIndex[i] >= 0)
-                lms[k++] = i;
+        {
+            lmsBuffer[lmsCount] = i;
+            lmsCount += (~s[i - 1] & s[i]) >>> 31;
+        }
+        var lms = lmsBuffer.AsSpan(0, lmsCount).ToArray();
 
         var buffer = new int[upper + 2];
-        Induce(s, sa, lms, bucketStart, sStart, buffer);
+        Induce(s, sa, lms, bucketStart, sStart, buffer, markLms: true);
 
         if (lmsCount > 0)
         {
-            // Name the LMS substrings in their induced order; equal substrings (same symbols and
-            // types, compared together through the packed values) get equal names.
+            // LMS positions are at least two apart, so p / 2 indexes them: first the length of
+            // each LMS substring (up to the next LMS position, inclusive), then its name.
+            var byHalf = new int[n / 2 + 1];
+            for (int k = 0; k < lmsCount; k++)
+                byHalf[lms[k] >> 1] = (k + 1 < lmsCount ? lms[k + 1] : n) - lms[k];
+            // The induced passes marked the LMS suffixes: in suffix order they are the sorted
+            // LMS substrings.
             var sortedLms = new int[lmsCount];
-            int k = 0;
+            int found = 0;
             foreach (int v in sa)
-                if (lmsIndex[v] >= 0)
-                    sortedLms[k++] = v;
-            var reduced = new int[lmsCount];
+                if (v < 0)
+                    sortedLms[found++] = ~v;
+            // Name them in that order; equal substrings (same symbols and types, compared
+            // together through the packed values) get equal names.
             int name = 0;
-            reduced[lmsIndex[sortedLms[0]]] = 0;
+            int previous = sortedLms[0], previousLength = byHalf[previous >> 1];
+            byHalf[previous >> 1] = 0;
             for (int i = 1; i < lmsCount; i++)
             {
-                int l = sortedLms[i - 1], r = sortedLms[i];
-                int endL = lmsIndex[l] + 1 < lmsCount ? lms[lmsIndex[l] + 1] : n;
-                int endR = lmsIndex[r] + 1 < lmsCount ? lms[lmsIndex[r] + 1] : n;
-                bool same = endL - l == endR - r;
-                if (same)
-                {
-                    while (l < endL && s[l] == s[r])
-                    {
-                        l++;
-                        r++;
-                    }
-                    if (l == n || s[l] != s[r])
-                        same = false;
-                }
+                if (i + Distance < lmsCount)
+                    Prefetch(byHalf, s, sortedLms[i + Distance]);
+                int current = sortedLms[i], length = byHalf[current >> 1];
+                bool same = length == previousLength && previous + length < n && current + length < n
+                    && s.AsSpan(previous, length + 1).SequenceEqual(s.AsSpan(current, length + 1));
                 if (!same)
                     name++;
-                reduced[lmsIndex[sortedLms[i]]] = name;
+                byHalf[current >> 1] = name;
+                previous = current;
+                previousLength = length;
             }
+            var reduced = new int[lmsCount];
+            for (int k = 0; k < lmsCount; k++)
+                reduced[k] = byHalf[lms[k] >> 1];
             var reducedSa = Sort(reduced, name);
             for (int i = 0; i < lmsCount; i++)
                 sortedLms[i] = lms[reducedSa[i]];
-            Induce(s, sa, sortedLms, bucketStart, sStart, buffer);
+            Induce(s, sa, sortedLms, bucketStart, sStart, buffer, markLms: false);
         }
         return sa;
     }
@@ -187,12 +193,16 @@ internal static class SuffixArray
     private const int STypeBit = int.MinValue;
     private const int SymbolMask = int.MaxValue;
 
-    /// <summary>Induced sorting from the given LMS order: L-type suffixes left to right, then S-type right to left.</summary>
-    private static unsafe void Induce(int[] s, int[] sa, int[] lms, int[] bucketStart, int[] sStart, int[] buffer)
+    /// <summary>
+    /// Induced sorting from the given LMS order: L-type suffixes left to right, then S-type right
+    /// to left. With <paramref name="markLms"/>, LMS suffixes are stored complemented (negative).
+    /// </summary>
+    private static unsafe void Induce(int[] s, int[] sa, int[] lms, int[] bucketStart, int[] sStart, int[] buffer, bool markLms)
     {
         int n = s.Length;
         // The hot loops index with values read from the arrays themselves; pointers skip bounds checks
         // that the JIT cannot remove (every index is a valid position by construction).
+        int markMask = markLms ? -1 : 0;
         fixed (int* text = s, suffixes = sa, bucket = buffer)
         {
             new Span<int>(suffixes, n).Fill(-1);
@@ -201,8 +211,12 @@ internal static class SuffixArray
                 suffixes[bucket[text[d] & SymbolMask]++] = d;
             bucketStart.CopyTo(buffer, 0);
             suffixes[bucket[text[n - 1] & SymbolMask]++] = n - 1;
+            // Each step reads the symbol before a suffix found further on: a cache miss on a large
+            // text, hidden by asking for it Distance steps ahead.
             for (int i = 0; i < n; i++)
             {
+                if (Sse.IsSupported && i + Distance < n)
+                    Sse.Prefetch0(text + suffixes[i + Distance] - 1);
                 int v = suffixes[i] - 1;
                 if (v >= 0 && text[v] >= 0)
                     suffixes[bucket[text[v]]++] = v;
@@ -210,10 +224,32 @@ internal static class SuffixArray
             bucketStart.CopyTo(buffer, 0);
             for (int i = n - 1; i >= 0; i--)
             {
+                if (Sse.IsSupported && i >= Distance)
+                    Sse.Prefetch0(text + suffixes[i - Distance] - 1);
                 int v = suffixes[i] - 1;
                 if (v >= 0 && text[v] < 0)
-                    suffixes[--bucket[(text[v] & SymbolMask) + 1]] = v;
+                {
+                    // An LMS suffix (L-type before it) is complemented when asked, without a
+                    // branch: the type of the symbol before follows the text.
+                    int before = text[(v - 1) & ~((v - 1) >> 31)];
+                    int lmsMask = (~before >> 31) & -(int)((uint)-v >> 31) & markMask;
+                    suffixes[--bucket[(text[v] & SymbolMask) + 1]] = v ^ lmsMask;
+                }
             }
+        }
+    }
+
+    private const int Distance = 32;
+
+    /// <summary>Asks for the length slot and the text of an LMS substring that will be compared soon.</summary>
+    private static unsafe void Prefetch(int[] byHalf, int[] s, int position)
+    {
+        if (!Sse.IsSupported)
+            return;
+        fixed (int* half = byHalf, text = s)
+        {
+            Sse.Prefetch0(half + (position >> 1));
+            Sse.Prefetch0(text + position);
         }
     }
 

@@ -31,6 +31,7 @@ public class EntropyCliTests : IDisposable
         Assert.Equal(8.0 * outputBytes / tokens, root.GetProperty("bits_per_token").GetDouble(), 9);
         Assert.True(root.GetProperty("exact").GetBoolean());
         Assert.True(root.GetProperty("bits_per_byte").GetDouble() < 1.6, output);
+        Assert.Equal(0, root.GetProperty("stored_chunks").GetInt32());
 
         (exit, _, err) = CompressCliTests.Terse(null, "decompress", PathOf("in.tsec"), "-o", PathOf("out.txt"));
         Assert.True(exit == 0, err);
@@ -53,6 +54,25 @@ public class EntropyCliTests : IDisposable
         Assert.Equal(1, noModel);
         Assert.StartsWith("terse: error:", message);
         Assert.Contains("babyllama_tok105_model5000", message);
+    }
+
+    [Fact]
+    public void Input_the_model_cannot_predict_is_stored_and_the_summary_says_so()
+    {
+        var input = TestData.ReadBytes("text/loghub_OpenSSH_2k.log")[..20_000];
+        File.WriteAllBytes(PathOf("log.txt"), input);
+        var (exit, output, err) = CompressCliTests.Terse(null, "compress", "-m", "entropy", PathOf("log.txt"), "-o", PathOf("log.tsec"), "--json");
+        Assert.True(exit == 0, err);
+        using var report = JsonDocument.Parse(output);
+        var root = report.RootElement;
+        Assert.True(root.GetProperty("stored_chunks").GetInt32() > 0, output);
+        Assert.True(root.GetProperty("output_bytes").GetInt64() < input.Length + 200, output);
+        Assert.True(root.GetProperty("exact").GetBoolean());
+
+        (exit, var summary, err) = CompressCliTests.Terse(null, "compress", "-m", "entropy", PathOf("log.txt"), "-o", PathOf("log2.tsec"));
+        Assert.True(exit == 0, err);
+        Assert.Contains("stored verbatim", summary);
+        Assert.Equal(File.ReadAllBytes(PathOf("log.tsec")), File.ReadAllBytes(PathOf("log2.tsec")));
     }
 
     [Fact]

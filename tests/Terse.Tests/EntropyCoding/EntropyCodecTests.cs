@@ -16,8 +16,10 @@ public class EntropyCodecTests
     private static AdaptiveContextModel ModelFor(Terse.Tokenization.Tokenizer tokenizer, int window = 64, string name = "adaptive") =>
         new(tokenizer.VocabularySize, order: 2, maxSessionTokens: window, name: name);
 
-    private static EntropyCodec Codec(Terse.Tokenization.Tokenizer tokenizer, int degree = 1, int? chunk = null, int window = 64) =>
-        new(ModelFor(tokenizer, window), tokenizer, new EntropyCodecOptions(degree, chunk));
+    /// <param name="context">Tokens of context the model holds (the model's window is <paramref name="window"/>).</param>
+    private static EntropyCodec Codec(Terse.Tokenization.Tokenizer tokenizer, int degree = 1, int? context = null, int window = 64,
+        int? carry = null, int? chunkBytes = null) =>
+        new(ModelFor(tokenizer, window), tokenizer, new EntropyCodecOptions(degree, context, carry, chunkBytes));
 
     private const string Story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. " +
         "One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n\n";
@@ -33,10 +35,12 @@ public class EntropyCodecTests
         Prop.ForAll(Arb.From(gen), c =>
         {
             var input = RandomInput(new Random(c.seed), c.length, c.kind);
-            var codec = Codec(Bytes, degree: 2, chunk: 1 + c.seed % 40);
+            int context = 1 + c.seed % 40;
+            var codec = Codec(Bytes, degree: 2, context: context, carry: c.seed / 40 % context, chunkBytes: 1 + c.seed / 7 % 300);
             var result = codec.Compress(input);
             Assert.Equal(input, codec.Decompress(result.Container));
             Assert.Equal(0, result.RawBytes);
+            AssertWithinExpansionBound(input, result);
         }).QuickCheckThrowOnFailure();
     }
 
@@ -51,11 +55,31 @@ public class EntropyCodecTests
         Prop.ForAll(Arb.From(gen), c =>
         {
             var input = RandomInput(new Random(c.seed), c.length, c.kind);
-            var codec = Codec(Letters, degree: 2, chunk: 1 + c.seed % 40);
+            int context = 1 + c.seed % 40;
+            var codec = Codec(Letters, degree: 2, context: context, carry: c.seed / 40 % context, chunkBytes: 1 + c.seed / 7 % 300);
             var result = codec.Compress(input);
             Assert.Equal(input, codec.Decompress(result.Container));
+            AssertWithinExpansionBound(input, result);
         }).QuickCheckThrowOnFailure();
     }
+
+    /// <summary>
+    /// The documented bound: a container is at most the input plus its header and 3 bytes per chunk
+    /// (a stored chunk's table entry), the header being magic, version, the four length-prefixed
+    /// names and identities, precision, window, carry, original length, CRC, chunk count and trailing CRC.
+    /// </summary>
+    internal static void AssertWithinExpansionBound(byte[] input, EntropyCompressionResult result)
+    {
+        var info = EntropyCodec.ReadInfo(result.Container);
+        static int Prefixed(string hexOrText, bool hex) => hex ? 1 + hexOrText.Length / 2 : 1 + Encoding.UTF8.GetByteCount(hexOrText);
+        int header = 4 + 1 + Prefixed(info.ModelName, false) + Prefixed(info.ModelIdentity, true) + Prefixed(info.TokenizerName, false)
+            + Prefixed(info.TokenizerFingerprint, true) + 1 + Leb128Bytes(info.ContextWindow) + Leb128Bytes(info.ContextCarry)
+            + Leb128Bytes(input.Length) + 4 + Leb128Bytes(info.ChunkCount) + 4;
+        Assert.True(result.OutputBytes <= input.Length + header + 3 * info.ChunkCount,
+            $"{result.OutputBytes} bytes for {input.Length} input bytes, a {header}-byte header and {info.ChunkCount} chunks");
+    }
+
+    private static int Leb128Bytes(long value) => value < 128 ? 1 : 1 + Leb128Bytes(value >> 7);
 
     /// <summary>Kind 0: any bytes; 1: valid UTF-8 with any characters; 2: mostly lowercase text with a few odd bytes.</summary>
     private static byte[] RandomInput(Random random, int length, int kind)
@@ -119,10 +143,12 @@ public class EntropyCodecTests
     public void Inputs_starting_or_ending_with_raw_bytes_round_trip(string text)
     {
         var input = Encoding.UTF8.GetBytes(text);
-        var codec = Codec(Letters, chunk: 3);
+        var codec = Codec(Letters, context: 3);
         var result = codec.Compress(input);
         Assert.Equal(input, codec.Decompress(result.Container));
-        Assert.True(EntropyCodec.ReadInfo(result.Container).Escapes);
+        Assert.Equal(1, result.Chunks);
+        // Escapes are coded, or the chunk is stored when that is smaller (a short input).
+        Assert.True(result.StoredChunks == 1 || EntropyCodec.ReadInfo(result.Container).Escapes);
     }
 
     [Fact]
@@ -139,10 +165,10 @@ public class EntropyCodecTests
     public void Output_is_identical_whatever_the_degree_of_parallelism_and_decodes_with_any_degree()
     {
         var input = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 12)));
-        var containers = new[] { 1, 2, 3, 8 }.Select(d => Codec(Bytes, degree: d, chunk: 37).Compress(input).Container).ToArray();
+        var containers = new[] { 1, 2, 3, 8 }.Select(d => Codec(Bytes, degree: d, context: 37, chunkBytes: 200).Compress(input).Container).ToArray();
         Assert.All(containers, c => Assert.Equal(containers[0], c));
         foreach (int degree in new[] { 1, 2, 5 })
-            Assert.Equal(input, Codec(Bytes, degree: degree, chunk: 37).Decompress(containers[0]));
+            Assert.Equal(input, Codec(Bytes, degree: degree, context: 37, chunkBytes: 200).Decompress(containers[0]));
         Assert.True(EntropyCodec.ReadInfo(containers[0]).ChunkCount > 8, "the text spans many chunks");
     }
 
@@ -150,7 +176,7 @@ public class EntropyCodecTests
     public void Each_worker_opens_one_session_and_reuses_it_for_its_chunks()
     {
         var model = ModelFor(Bytes);
-        var codec = new EntropyCodec(model, Bytes, new EntropyCodecOptions(2, 16));
+        var codec = new EntropyCodec(model, Bytes, new EntropyCodecOptions(2, 16, ChunkBytes: 40));
         var result = codec.Compress(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 4))));
         Assert.True(result.Chunks >= 20);
         Assert.InRange(model.SessionsCreated, 1, 2);
@@ -176,14 +202,40 @@ public class EntropyCodecTests
     }
 
     [Fact]
-    public void Surprisal_of_a_token_sequence_resets_at_each_chunk()
+    public void Surprisal_of_a_token_sequence_follows_the_sliding_window()
     {
         var tokens = Bytes.Encode(string.Concat(Enumerable.Repeat("abcabc", 20)));
         var whole = Codec(Bytes, window: 200).Surprisal(tokens);
-        var chunked = Codec(Bytes, window: 200, chunk: 60).Surprisal(tokens);
-        Assert.Equal(whole.Take(60), chunked.Take(60));
-        Assert.Equal(whole[0], chunked[60], 9); // a cold start again
-        Assert.True(chunked.Sum() > whole.Sum());
+        // Window 59, no carry: tokens 0..59 see the same context as without a limit; token 60 starts cold.
+        var reset = Codec(Bytes, window: 200, context: 59, carry: 0).Surprisal(tokens);
+        Assert.Equal(whole.Take(60), reset.Take(60));
+        Assert.Equal(whole[0], reset[60], 9);
+        Assert.True(reset.Sum() > whole.Sum());
+
+        // With a carry of 10, token 60 is predicted from tokens 50..59 alone.
+        var carried = Codec(Bytes, window: 200, context: 59, carry: 10).Surprisal(tokens);
+        Assert.Equal(whole.Take(60), carried.Take(60));
+        var fromCarry = Codec(Bytes, window: 200).Surprisal(tokens.AsSpan(50, 11));
+        Assert.Equal(fromCarry[^1], carried[60], 9);
+        Assert.True(carried.Sum() < reset.Sum());
+    }
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(5, 0)]
+    [InlineData(5, 4)]
+    [InlineData(16, 3)]
+    public void Model_positions_fed_are_what_the_policy_says(int window, int carry)
+    {
+        var model = new CountingModel(new AdaptiveContextModel(Bytes.VocabularySize, maxSessionTokens: 64));
+        var codec = new EntropyCodec(model, Bytes, new EntropyCodecOptions(1, window, carry));
+        foreach (int length in new[] { 0, 1, 2, window, window + 1, window + 2, 3 * window + 7 })
+        {
+            var tokens = Enumerable.Range(0, length).Select(i => 97 + i % 5).ToArray();
+            model.Fed = 0;
+            Assert.Equal(length, codec.Surprisal(tokens).Length);
+            Assert.Equal(new ContextPolicy(window, carry).PositionsFed(length), model.Fed);
+        }
     }
 
     [Fact]
@@ -254,11 +306,71 @@ public class EntropyCodecTests
     }
 
     [Fact]
+    public void Chunks_that_do_not_pay_are_stored_and_the_rest_coded()
+    {
+        var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 3)));
+        var noise = RandomBytes(new Random(11), 700);
+        byte[] input = [.. text, .. noise, .. text];
+        var codec = Codec(Bytes, window: 2000, chunkBytes: 256, degree: 2);
+        var result = codec.Compress(input);
+        Assert.Equal(input, codec.Decompress(result.Container));
+        var info = EntropyCodec.ReadInfo(result.Container);
+        Assert.Equal(result.StoredChunks, info.StoredChunks);
+        // The noise (and only about that much) is stored; the stories are coded.
+        Assert.InRange(result.StoredBytes, 700 - 2 * 256, 700 + 2 * 256);
+        Assert.True(result.StoredChunks >= 2 && result.StoredChunks < result.Chunks);
+        Assert.True(result.CodedBytes < input.Length - result.StoredBytes, $"{result.CodedBytes} coded bytes for {input.Length - result.StoredBytes} bytes");
+        AssertWithinExpansionBound(input, result);
+    }
+
+    [Fact]
+    public void Incompressible_input_costs_at_most_the_header_and_three_bytes_per_chunk()
+    {
+        var random = new Random(3);
+        foreach (int length in new[] { 1, 2, 100, 5_000, 40_000 })
+        {
+            var input = RandomBytes(random, length);
+            foreach (var tokenizer in new Terse.Tokenization.Tokenizer[] { Bytes, Letters })
+            {
+                var codec = Codec(tokenizer, degree: 2, chunkBytes: 4096);
+                var result = codec.Compress(input);
+                Assert.Equal(input, codec.Decompress(result.Container));
+                Assert.Equal(result.Chunks, result.StoredChunks);
+                Assert.Equal(length, result.StoredBytes);
+                AssertWithinExpansionBound(input, result);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_container_of_another_version_is_refused_saying_which_versions()
+    {
+        var container = Codec(Bytes).Compress(Encoding.UTF8.GetBytes(Story)).Container;
+        foreach (byte version in new byte[] { 0, 1, 3, 255 })
+        {
+            var other = (byte[])container.Clone();
+            other[4] = version;
+            FixChecksum(other);
+            var error = Assert.Throws<InvalidDataException>(() => Codec(Bytes).Decompress(other));
+            Assert.Contains($"version {version} is not supported", error.Message);
+            Assert.Contains("reads version 2 only", error.Message);
+            Assert.Throws<InvalidDataException>(() => EntropyCodec.ReadInfo(other));
+        }
+        // Even a bare magic and version says so, before any checksum.
+        var bare = Assert.Throws<InvalidDataException>(() => Codec(Bytes).Decompress([.. "TSEC"u8, 1]));
+        Assert.Contains("version 1 is not supported", bare.Message);
+    }
+
+    [Fact]
     public void Every_truncation_and_every_single_bit_flip_is_detected()
     {
-        var codec = Codec(Bytes, chunk: 10);
-        var input = Encoding.UTF8.GetBytes("the end. " + Story[..60]);
-        var container = codec.Compress(input).Container;
+        // Three chunks: two coded, the random bytes stored.
+        var codec = Codec(Bytes, context: 10, chunkBytes: 40);
+        var input = Encoding.UTF8.GetBytes("the end. " + Story[..60]).Concat(RandomBytes(new Random(5), 30)).ToArray();
+        var result = codec.Compress(input);
+        Assert.Equal(1, result.StoredChunks);
+        Assert.Equal(3, result.Chunks);
+        var container = result.Container;
         for (int length = 0; length < container.Length; length++)
             Assert.Throws<InvalidDataException>(() => codec.Decompress(container.AsSpan(0, length)));
         for (int bit = 0; bit < container.Length * 8; bit++)
@@ -281,10 +393,16 @@ public class EntropyCodecTests
     public void Fuzzed_containers_fail_cleanly_or_decode_exactly()
     {
         var random = new Random(2024);
-        var codecs = new[] { Codec(Bytes, chunk: 12), Codec(Letters, chunk: 12) };
+        var codecs = new[] { Codec(Bytes, context: 12, chunkBytes: 48), Codec(Letters, context: 12, carry: 5, chunkBytes: 48) };
         var originals = new[] { "", "a", "the end.", Story[..90], "\u00FF\u0000binary\u0001", "Tea\nfor two!", "the end\n\n" }
-            .Select(Encoding.UTF8.GetBytes).ToArray();
-        var containers = originals.Select((o, i) => codecs[i % 2].Compress(o).Container).ToArray();
+            .Select(Encoding.UTF8.GetBytes)
+            // Random bytes after text: chunks stored verbatim beside coded ones.
+            .Append([.. Encoding.UTF8.GetBytes(Story[..50]), .. RandomBytes(new Random(7), 60)])
+            .Append([.. RandomBytes(new Random(8), 50), .. Encoding.UTF8.GetBytes("the cat sat. the cat sat. the cat sat. the end.")])
+            .ToArray();
+        var results = originals.Select((o, i) => codecs[i % 2].Compress(o)).ToArray();
+        Assert.True(results.Count(r => r.StoredChunks > 0 && r.StoredChunks < r.Chunks) >= 2, "some containers mix stored and coded chunks");
+        var containers = results.Select(r => r.Container).ToArray();
         int rejected = 0, exact = 0, mismatched = 0;
         for (int trial = 0; trial < 12_000; trial++)
         {
@@ -292,7 +410,8 @@ public class EntropyCodecTests
             byte[] candidate = (trial % 6) switch
             {
                 0 => RandomBytes(random, random.Next(0, 80)),
-                1 => [.. "TSEC"u8, 1, .. RandomBytes(random, random.Next(0, 80))],
+                1 => [.. "TSEC"u8, 2, .. RandomBytes(random, random.Next(0, 80))],
+                3 => MutateChunkTable(random, containers[which]),
                 _ => Mutate(random, containers[which], fixChecksum: trial % 2 == 0),
             };
             if (trial % 6 == 1 && random.Next(2) == 0)
@@ -314,6 +433,24 @@ public class EntropyCodecTests
         }
         Assert.Equal(12_000, rejected + exact + mismatched);
         Assert.True(rejected > 10_000, $"only {rejected} rejected");
+    }
+
+    /// <summary>Damages the chunk table (modes, lengths, token counts) and forges the checksum.</summary>
+    private static byte[] MutateChunkTable(Random random, byte[] container)
+    {
+        var header = EntropyContainer.Read(container);
+        var mutated = (byte[])container.Clone();
+        if (header.Header.Chunks.Length == 0)
+            return Mutate(random, container, fixChecksum: true);
+        int tableEnd = header.PayloadOffsets[0];
+        int tableStart = tableEnd - header.Header.Chunks.Sum(c => c.TableBytes);
+        int at = random.Next(tableStart, tableEnd);
+        if (random.Next(2) == 0)
+            mutated[at] ^= (byte)(1 << random.Next(3)); // the mode bits and the lowest length bit
+        else
+            mutated[at] = (byte)random.Next(256);
+        FixChecksum(mutated);
+        return mutated;
     }
 
     private static byte[] RandomBytes(Random random, int length)

@@ -198,4 +198,34 @@ public class RangeCoderTests
         var table = Table([3, 5], 3);
         Assert.Throws<ArgumentOutOfRangeException>(() => table.Encode(encoder, 2));
     }
+
+    /// <summary>The encoder may give up on a chunk once its stream is sure to be too long: the bound must never exceed the final length.</summary>
+    [Fact]
+    public void Minimum_length_never_exceeds_the_finished_stream()
+    {
+        var gen =
+            from seed in Gen.Choose(0, int.MaxValue)
+            from count in Gen.Choose(0, 3000)
+            from skewed in Gen.Elements(true, false)
+            select (seed, count, skewed);
+        Prop.ForAll(Arb.From(gen), c =>
+        {
+            var random = new Random(c.seed);
+            var table = new FrequencyTable(1 + random.Next(300), 20);
+            var frequencies = RandomFrequencies(random, table.Count, 20, c.skewed);
+            table.SetFrequencies(frequencies);
+            var encoder = new RangeEncoder();
+            var bounds = new List<long>();
+            foreach (int symbol in DrawSymbols(random, frequencies, c.count))
+            {
+                table.Encode(encoder, symbol);
+                bounds.Add(encoder.MinimumLength);
+            }
+            long final = encoder.Finish().Length;
+            Assert.All(bounds, b => Assert.True(b <= final, $"bound {b} above the final {final}"));
+            // And it is not vacuous: near the end it is within the interval's bytes of the truth.
+            if (bounds.Count > 0)
+                Assert.True(bounds[^1] >= final - 2 * 8 - 1, $"bound {bounds[^1]} far below {final}");
+        }).QuickCheckThrowOnFailure();
+    }
 }

@@ -92,6 +92,38 @@ internal sealed class AdaptiveContextModel : INextTokenModel
     }
 }
 
+/// <summary>Wraps a model and counts the positions its sessions are fed (one per accepted token, batched or not).</summary>
+internal sealed class CountingModel(INextTokenModel inner) : INextTokenModel
+{
+    public long Fed;
+
+    public string Name => inner.Name;
+    public int VocabularySize => inner.VocabularySize;
+    public int MaxSessionTokens => inner.MaxSessionTokens;
+    public ReadOnlySpan<byte> Identity => inner.Identity;
+    public INextTokenSession CreateSession() => new Session(this, inner.CreateSession());
+
+    private sealed class Session(CountingModel owner, INextTokenSession inner) : INextTokenSession
+    {
+        public void Reset() => inner.Reset();
+        public ReadOnlySpan<float> NextLogits() => inner.NextLogits();
+
+        public void Accept(int token)
+        {
+            Interlocked.Increment(ref owner.Fed);
+            inner.Accept(token);
+        }
+
+        public void Accept(ReadOnlySpan<int> tokens)
+        {
+            Interlocked.Add(ref owner.Fed, tokens.Length);
+            inner.Accept(tokens);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+}
+
 /// <summary>
 /// A byte-level test tokenizer with a few multi-byte merges (greedy longest match): it can
 /// represent any bytes, like a byte-fallback vocabulary.

@@ -89,9 +89,9 @@ public class RoundTripTests
         int losses = 0, cases = 0;
         foreach (var ids in Generators.Sequences.Sample(400, new Rnd(17UL), 50))
         {
-            var index = new RepeatIndex(ids);
-            int gain = Math.Min(ids.Length, MetaTokenCompressor.CompressGain(index, Vocabulary, 256).OutputTokenCount);
-            var (definitions, body) = GreedySelection.Compress(index, MetaTokenOptions.DefaultGreedyMaxRunLength, Vocabulary);
+            var candidates = RepeatCandidates.Collect(new RepeatIndex(ids), MetaTokenOptions.DefaultGainMaxRunLength);
+            int gain = Math.Min(ids.Length, MetaTokenCompressor.CompressGain(candidates, Vocabulary).OutputTokenCount);
+            var (definitions, body) = GreedySelection.Compress(candidates, MetaTokenOptions.DefaultGreedyMaxRunLength, Vocabulary);
             int greedy = new MetaTokenSequence(Vocabulary, definitions, body).OutputTokenCount;
             gainTotal += gain;
             greedyTotal += greedy;

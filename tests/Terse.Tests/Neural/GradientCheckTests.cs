@@ -188,9 +188,11 @@ public class GradientCheckTests
         Assert.All(dLogits.AsSpan(vocab, vocab).ToArray(), g => Assert.Equal(0f, g));
     }
 
-    private static LlamaModel TinyModel(bool bias, bool tied, int seed, int layers = 2)
+    private static LlamaModel TinyModel(bool bias, bool tied, int seed, int layers = 2) =>
+        WithLargeWeights(LlamaModel.CreateRandom(new LlamaConfig(16, 24, layers, 4, 2, 23, 8, TiedEmbeddings: tied, AttentionBias: bias), seed), seed);
+
+    internal static LlamaModel WithLargeWeights(LlamaModel model, int seed)
     {
-        var model = LlamaModel.CreateRandom(new LlamaConfig(16, 24, layers, 4, 2, 23, 8, TiedEmbeddings: tied, AttentionBias: bias), seed);
         // Larger weights than the 0.02 initialisation, so every path carries a gradient well above rounding noise.
         var random = new Random(seed);
         foreach (var parameter in model.Parameters)
@@ -278,5 +280,27 @@ public class GradientCheckTests
         var values = query.Value.Span.ToArray();
         Check("layer-1 q_proj", () => { values.CopyTo(query.Value.Span); return Loss(); }, values, pass.Gradients.Of(query).ToArray(), random);
         Assert.True(pass.Gradients.Of(model.Parameters["model.layers.0.self_attn.q_proj.weight"]).IndexOfAnyExcept(0f) < 0, "layer 0 is outside the stack");
+    }
+
+    [Fact]
+    public void FullStackWithoutHeadBackpropagatesAHiddenGradient()
+    {
+        var model = TinyModel(bias: false, tied: true, seed: 41);
+        int batch = 2, time = 4;
+        var random = new Random(42);
+        var inputs = RandomArray(random, batch * time * 16);
+        var upstream = RandomArray(random, batch * time * 16);
+        var pass = new BatchPass(model, batch, time, head: false);
+        Assert.False(pass.HasHead);
+        Assert.Throws<InvalidOperationException>(() => pass.Logits.Length);
+        double Loss()
+        {
+            pass.Forward(inputs);
+            return WeightedSum(pass.HiddenState(2), upstream);
+        }
+        Loss();
+        pass.Backward(upstream);
+        Check("inputs", Loss, inputs, pass.InputGradient.ToArray(), random);
+        Assert.True(pass.Gradients.Of(model.Parameters[Terse.Neural.Checkpoints.HuggingFaceLlamaNames.FinalNorm]).IndexOfAnyExcept(0f) < 0, "the final norm is not part of a headless stack");
     }
 }

@@ -50,7 +50,7 @@ public static class Compute
     /// <summary>Threads worth using: waking one costs microseconds, so each must get enough work.</summary>
     internal static int PlanThreads(int count, long costPerItem)
     {
-        const long MinimumWorkPerThread = 131_072;
+        const long MinimumWorkPerThread = 32_768;
         long useful = count * Math.Max(1, costPerItem) / MinimumWorkPerThread;
         return (int)Math.Min(Math.Min(_threads, Math.Max(1, useful)), count);
     }

@@ -38,8 +38,12 @@ public sealed class BatchPass
 
     /// <param name="adapter">A LoRA adapter of the model to apply (and train), or null for the base alone.</param>
     /// <param name="seed">Seeds the adapter's dropout masks.</param>
+    /// <param name="head">
+    /// Whether a stack that reaches the last layer ends with the final norm and classifier; false
+    /// makes it output (and take gradients of) the last hidden state, for a block used as a module.
+    /// </param>
     public BatchPass(LlamaModel model, int batch, int time, int firstLayer = 0, int? endLayer = null, Gradients? gradients = null,
-        LoraAdapter? adapter = null, int seed = 0)
+        LoraAdapter? adapter = null, int seed = 0, bool head = true)
     {
         _model = model;
         _c = model.Config;
@@ -56,6 +60,7 @@ public sealed class BatchPass
         Time = time;
         FirstLayer = firstLayer;
         EndLayer = end;
+        HasHead = head && end == _c.Layers;
         _n = checked(batch * time);
         Gradients = gradients ?? new Gradients(adapter is null ? model.Parameters : model.Parameters.Concat(adapter.Parameters));
         int d = _c.Dim, kv = _c.KvDim, h = _c.HiddenDim;
@@ -91,8 +96,8 @@ public sealed class BatchPass
     public int FirstLayer { get; }
     public int EndLayer { get; }
 
-    /// <summary>The stack ends with the final norm and the classifier (it reaches the last layer).</summary>
-    public bool HasHead => EndLayer == _c.Layers;
+    /// <summary>The stack ends with the final norm and the classifier (it reaches the last layer and was not built without its head).</summary>
+    public bool HasHead { get; }
 
     public Gradients Gradients { get; }
 
