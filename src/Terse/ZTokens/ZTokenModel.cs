@@ -305,6 +305,12 @@ public sealed class ZTokenModel
         }
         if (manifest is null || manifest.Format != Format)
             throw new InvalidDataException($"{path}: not a {Format} manifest");
+        // `required` only demands that a key be present: JSON null still deserializes.
+        if (manifest.BaseModel is null || manifest.Tokenizer is null || manifest.LoraTargets is null || manifest.LoraTargets.Any(t => t is null))
+            throw new InvalidDataException($"{path}: base_model, tokenizer and lora_targets must not be null");
+        foreach (var (name, hex) in new[] { ("base_identity", manifest.BaseIdentity), ("tokenizer_fingerprint", manifest.TokenizerFingerprint), ("identity", manifest.Identity) })
+            if (hex is null || hex.Length is 0 or > 128 || hex.Length % 2 != 0 || !hex.All(char.IsAsciiHexDigit))
+                throw new InvalidDataException($"{path}: {name} must be a hex string of at most 64 bytes");
         return manifest;
     }
 

@@ -53,19 +53,37 @@ public class ZTokenCliTests : IDisposable
         Assert.True(exit == 0, err);
         Assert.Equal(File.ReadAllBytes(PathOf("heldout.txt")), File.ReadAllBytes(PathOf("h.out")));
 
-        // Without the model, or with a damaged file: one clear line and exit code 1.
-        (exit, _, err) = CompressCliTests.Terse(null, "decompress", PathOf("h.tztk"), "-o", PathOf("x"));
-        Assert.Equal(1, exit);
-        Assert.StartsWith("terse: error:", err);
-        Assert.Contains("--ztokens", err);
-        var damaged = File.ReadAllBytes(PathOf("h.tztk"));
+        // Without the model, with a damaged, truncated or foreign container, or a changed model folder: one clear line and exit code 1.
+        void Refused(string expected, params string[] args)
+        {
+            var (code, _, error) = CompressCliTests.Terse(null, args);
+            Assert.True(code == 1, $"exit {code}: {error}");
+            Assert.StartsWith("terse: error:", error);
+            Assert.Single(error.TrimEnd('\n').Split('\n'));
+            Assert.Contains(expected, error);
+        }
+        Refused("--ztokens", "decompress", PathOf("h.tztk"), "-o", PathOf("x"));
+        var container = File.ReadAllBytes(PathOf("h.tztk"));
+        var damaged = (byte[])container.Clone();
         damaged[damaged.Length / 2] ^= 0x10;
         File.WriteAllBytes(PathOf("bad.tztk"), damaged);
-        (exit, _, err) = CompressCliTests.Terse(null, "decompress", "--ztokens", PathOf("model"), PathOf("bad.tztk"), "-o", PathOf("x"));
-        Assert.Equal(1, exit);
-        Assert.Contains("checksum", err);
-        (exit, _, err) = CompressCliTests.Terse(null, "ztokens", "eval", PathOf("nowhere"), PathOf("heldout.txt"));
-        Assert.Equal(1, exit);
-        Assert.Contains("ztokens.json", err);
+        Refused("checksum", "decompress", "--ztokens", PathOf("model"), PathOf("bad.tztk"), "-o", PathOf("x"));
+        File.WriteAllBytes(PathOf("cut.tztk"), container[..(container.Length - 7)]);
+        Refused("truncated", "decompress", "--ztokens", PathOf("model"), PathOf("cut.tztk"), "-o", PathOf("x"));
+
+        (exit, _, err) = CompressCliTests.Terse(null, "ztokens", "train", PathOf("train.txt"), "-o", PathOf("other"),
+            "--steps", "1", "--batch", "2", "--z-vocab", "32", "--segment", "8", "--max-code", "4", "--rank", "2", "--seed", "2");
+        Assert.True(exit == 0, err);
+        Refused("compressed with Z-token model", "decompress", "--ztokens", PathOf("other"), PathOf("h.tztk"), "-o", PathOf("x"));
+
+        var adapter = PathOf("model/decompressor/adapter_model.safetensors");
+        var weights = File.ReadAllBytes(adapter);
+        weights[^2] ^= 0x01;
+        File.WriteAllBytes(adapter, weights);
+        Refused("the folder was changed", "decompress", "--ztokens", PathOf("model"), PathOf("h.tztk"), "-o", PathOf("x"));
+        File.Delete(adapter);
+        Refused("adapter_model.safetensors", "decompress", "--ztokens", PathOf("model"), PathOf("h.tztk"), "-o", PathOf("x"));
+        Refused("ztokens.json", "ztokens", "eval", PathOf("nowhere"), PathOf("heldout.txt"));
+        Assert.False(File.Exists(PathOf("x")), "a refused decompression must not leave an output file");
     }
 }
