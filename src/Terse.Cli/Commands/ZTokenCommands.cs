@@ -40,7 +40,7 @@ public static class ZTokenCommands
         var segment = new Option<int>("--segment") { Description = "Text tokens per coded segment.", DefaultValueFactory = _ => 16 };
         var maxCode = new Option<int>("--max-code") { Description = "Most Z-tokens per segment.", DefaultValueFactory = _ => 12 };
         var budget = new Option<float>("--budget") { Description = "Length budget as text tokens per Z-token: beyond ⌈segment / budget⌉ Z-tokens the over-budget penalty applies.", DefaultValueFactory = _ => 2f };
-        var rateWeight = new Option<float>("--rate-weight") { Description = "β: each Z-token costs β·ln|Z| nats.", DefaultValueFactory = _ => 0.02f };
+        var rateWeight = new Option<float>("--rate-weight") { Description = "β: each Z-token costs β·ln|Z| nats (0.02 fills every code up to the budget; 0.5 collapses codes to one Z-token: docs/ztokens.md).", DefaultValueFactory = _ => 0.25f };
         var overWeight = new Option<float>("--over-budget-weight") { Description = "λ: each Z-token beyond the budget costs another λ·ln|Z| nats.", DefaultValueFactory = _ => 1f };
         var continuationWeight = new Option<float>("--continuation-weight") { Description = "Weight of predicting the next segment from the Z code alone (0: off).", DefaultValueFactory = _ => 0.25f };
         var steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => 2000 };
