@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Terse.IO;
 
 namespace Terse.EntropyCoding;
@@ -57,8 +55,9 @@ internal static class EntropyContainer
 {
     public static ReadOnlySpan<byte> Magic => "TSEC"u8;
     public const byte Version = 2;
-    public const int MaxNameBytes = 256;
-    public const int MaxIdentityBytes = 64;
+    public const int MaxNameBytes = ContainerFields.MaxNameBytes;
+    public const int MaxIdentityBytes = ContainerFields.MaxIdentityBytes;
+    private const string Name = "entropy-coded container";
     public const int MinFrequencyTotalBits = 16;
 
     /// <summary>
@@ -71,7 +70,6 @@ internal static class EntropyContainer
     /// <summary>The largest chunk the encoder makes; keeps a stored chunk's table entry at 3 bytes.</summary>
     public const int MaxChunkBytes = 1 << 16;
 
-    private const int TrailerBytes = 4;
     private const int ModeBits = 2;
 
     /// <summary>A chunk entry's first varint: the payload length and the mode in its low two bits.</summary>
@@ -93,15 +91,12 @@ internal static class EntropyContainer
         using var stream = new MemoryStream();
         stream.Write(Magic);
         stream.WriteByte(Version);
-        WriteBytes(stream, Encoding.UTF8.GetBytes(header.ModelName), MaxNameBytes, "model name");
-        WriteBytes(stream, header.ModelIdentity, MaxIdentityBytes, "model identity");
-        WriteBytes(stream, Encoding.UTF8.GetBytes(header.TokenizerName), MaxNameBytes, "tokenizer name");
-        WriteBytes(stream, header.TokenizerFingerprint, MaxIdentityBytes, "tokenizer fingerprint");
+        ContainerFields.WriteBinding(stream, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
         stream.WriteByte((byte)header.FrequencyTotalBits);
         VarInt.Write(stream, (ulong)header.Context.Window);
         VarInt.Write(stream, (ulong)header.Context.Carry);
         VarInt.Write(stream, (ulong)header.OriginalLength);
-        WriteUInt32(stream, header.OriginalCrc);
+        ContainerFields.WriteUInt32(stream, header.OriginalCrc);
         VarInt.Write(stream, (ulong)header.Chunks.Length);
         for (int i = 0; i < header.Chunks.Length; i++)
         {
@@ -114,7 +109,7 @@ internal static class EntropyContainer
         }
         foreach (var payload in payloads)
             stream.Write(payload.Span);
-        WriteUInt32(stream, Crc32C.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
+        ContainerFields.WriteChecksum(stream);
         return stream.ToArray();
     }
 
@@ -126,20 +121,11 @@ internal static class EntropyContainer
         byte version = container[Magic.Length];
         if (version != Version)
             throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads version {Version} only");
-        if (container.Length < Magic.Length + 1 + TrailerBytes)
+        if (container.Length < Magic.Length + 1 + ContainerFields.ChecksumBytes)
             throw new InvalidDataException("entropy-coded container is truncated: it ends before its checksum");
-        int bodyEnd = container.Length - TrailerBytes;
-        uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(container[bodyEnd..]);
-        uint actualCrc = Crc32C.Compute(container[..bodyEnd]);
-        if (storedCrc != actualCrc)
-            throw new InvalidDataException($"entropy-coded container is corrupt or truncated: checksum {actualCrc:x8} does not match the stored {storedCrc:x8}");
-
-        var body = container[..bodyEnd];
+        var body = ContainerFields.ChecksummedBody(container, Name);
         int position = Magic.Length + 1;
-        string modelName = ReadName(body, ref position, "model name");
-        byte[] modelIdentity = ReadBytes(body, ref position, MaxIdentityBytes, "model identity");
-        string tokenizerName = ReadName(body, ref position, "tokenizer name");
-        byte[] tokenizerFingerprint = ReadBytes(body, ref position, MaxIdentityBytes, "tokenizer fingerprint");
+        var (modelName, modelIdentity, tokenizerName, tokenizerFingerprint) = ContainerFields.ReadBinding(body, ref position, Name);
         int totalBits = ReadByte(body, ref position, "frequency precision");
         if (totalBits < MinFrequencyTotalBits || totalBits > RangeCoding.MaxTotalBits)
             throw new InvalidDataException($"frequency precision {totalBits} bits is outside {MinFrequencyTotalBits}..{RangeCoding.MaxTotalBits}");
@@ -149,10 +135,7 @@ internal static class EntropyContainer
         if (context.Problem(int.MaxValue) is { } problem)
             throw new InvalidDataException($"entropy-coded container: {problem}");
         int originalLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "original length");
-        if (position + 4 > body.Length)
-            throw new InvalidDataException("entropy-coded container truncated in the original checksum");
-        uint originalCrc = BinaryPrimitives.ReadUInt32LittleEndian(body[position..]);
-        position += 4;
+        uint originalCrc = ContainerFields.ReadUInt32(body, ref position, "original checksum", Name);
 
         // Every chunk entry takes at least one byte of the table and holds at least one original byte.
         int chunkCount = ReadCount(body, ref position, bytesPerItem: 1, "chunk count");
@@ -214,21 +197,6 @@ internal static class EntropyContainer
         return new ParsedContainer { Header = header, PayloadOffsets = offsets };
     }
 
-    private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes, int max, string what)
-    {
-        if (bytes.Length > max)
-            throw new ArgumentException($"{what} is {bytes.Length} bytes; at most {max} fit in the container");
-        VarInt.Write(stream, (ulong)bytes.Length);
-        stream.Write(bytes);
-    }
-
-    private static void WriteUInt32(Stream stream, uint value)
-    {
-        Span<byte> buffer = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer, value);
-        stream.Write(buffer);
-    }
-
     /// <summary>Reads a count of items that each take at least <paramref name="bytesPerItem"/> of the bytes after it.</summary>
     private static int ReadCount(ReadOnlySpan<byte> body, ref int position, int bytesPerItem, string what)
     {
@@ -244,28 +212,5 @@ internal static class EntropyContainer
         if (position >= body.Length)
             throw new InvalidDataException($"entropy-coded container truncated in the {what}");
         return body[position++];
-    }
-
-    private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position, int max, string what)
-    {
-        int length = VarInt.ReadBounded(body, ref position, max, $"length of the {what}");
-        if (length > body.Length - position)
-            throw new InvalidDataException($"entropy-coded container truncated in the {what} ({length} bytes declared, {body.Length - position} left)");
-        var bytes = body.Slice(position, length).ToArray();
-        position += length;
-        return bytes;
-    }
-
-    private static string ReadName(ReadOnlySpan<byte> body, ref int position, string what)
-    {
-        var bytes = ReadBytes(body, ref position, MaxNameBytes, what);
-        try
-        {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new InvalidDataException($"the {what} in the entropy-coded container is not valid UTF-8");
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Terse.IO;
 
 namespace Terse.ZTokens;
@@ -44,8 +42,8 @@ internal static class ZTokenContainer
 {
     public static ReadOnlySpan<byte> Magic => "TZTK"u8;
     public const byte Version = 1;
-    public const int MaxNameBytes = 256, MaxIdentityBytes = 64, MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096;
-    private const int TrailerBytes = 4;
+    public const int MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096;
+    private const string Name = "Z-token container";
 
     /// <summary>Bit widths of the payload's fields for a header's shape.</summary>
     internal readonly record struct Widths(int CodeLength, int Code, int CorrectionCount, int Position, int Token)
@@ -94,17 +92,14 @@ internal static class ZTokenContainer
         stream.Write(Magic);
         stream.WriteByte(Version);
         VarInt.Write(stream, 0); // flags: none defined
-        WriteBytes(stream, Encoding.UTF8.GetBytes(header.ModelName), MaxNameBytes, "model name");
-        WriteBytes(stream, header.ModelIdentity, MaxIdentityBytes, "model identity");
-        WriteBytes(stream, Encoding.UTF8.GetBytes(header.TokenizerName), MaxNameBytes, "tokenizer name");
-        WriteBytes(stream, header.TokenizerFingerprint, MaxIdentityBytes, "tokenizer fingerprint");
+        ContainerFields.WriteBinding(stream, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
         foreach (int value in new[] { header.BaseVocabulary, header.Codes, header.SegmentLength, header.MaxCodeLength, header.OriginalLength })
             VarInt.Write(stream, (ulong)value);
-        WriteUInt32(stream, header.OriginalCrc);
+        ContainerFields.WriteUInt32(stream, header.OriginalCrc);
         VarInt.Write(stream, (ulong)header.TokenCount);
         VarInt.Write(stream, (ulong)payloadBytes.Length);
         stream.Write(payloadBytes);
-        WriteUInt32(stream, Crc32C.Compute(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
+        ContainerFields.WriteChecksum(stream);
         return stream.ToArray();
     }
 
@@ -114,26 +109,18 @@ internal static class ZTokenContainer
     /// <summary>Parses and validates the whole container; codes come back as ids from <paramref name="firstCode"/>.</summary>
     public static (ZTokenContainerHeader Header, StoredSegment[] Segments) Read(ReadOnlySpan<byte> container, int firstCode, bool parseSegments = true)
     {
-        int minimum = Magic.Length + 1 + TrailerBytes;
+        int minimum = Magic.Length + 1 + ContainerFields.ChecksumBytes;
         if (container.Length < minimum || !container[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not a Terse Z-token container (missing magic 'TZTK')");
         byte version = container[Magic.Length];
         if (version != Version)
             throw new InvalidDataException($"Z-token container version {version} is not supported (this build reads version {Version})");
-        int bodyEnd = container.Length - TrailerBytes;
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(container[bodyEnd..]);
-        uint actual = Crc32C.Compute(container[..bodyEnd]);
-        if (stored != actual)
-            throw new InvalidDataException($"Z-token container is corrupt or truncated: checksum {actual:x8} does not match the stored {stored:x8}");
-        var body = container[..bodyEnd];
+        var body = ContainerFields.ChecksummedBody(container, Name);
         int position = Magic.Length + 1;
         ulong flags = VarInt.Read(body, ref position);
         if (flags != 0)
             throw new InvalidDataException($"Z-token container has unknown flags {flags:x}");
-        string modelName = ReadName(body, ref position, "model name");
-        byte[] modelIdentity = ReadBytes(body, ref position, MaxIdentityBytes, "model identity");
-        string tokenizerName = ReadName(body, ref position, "tokenizer name");
-        byte[] tokenizerFingerprint = ReadBytes(body, ref position, MaxIdentityBytes, "tokenizer fingerprint");
+        var (modelName, modelIdentity, tokenizerName, tokenizerFingerprint) = ContainerFields.ReadBinding(body, ref position, Name);
         int vocabulary = VarInt.ReadBounded(body, ref position, 1 << 22, "base vocabulary size");
         int codes = VarInt.ReadBounded(body, ref position, ZVocabulary.MaxCodes, "code count");
         int segmentLength = VarInt.ReadBounded(body, ref position, MaxSegmentLength, "segment length");
@@ -141,10 +128,7 @@ internal static class ZTokenContainer
         if (vocabulary < 1 || codes < ZVocabulary.MinCodes || segmentLength < 1 || maxCode < 1)
             throw new InvalidDataException($"Z-token container declares an impossible shape (vocabulary {vocabulary}, {codes} codes, segments of {segmentLength}, codes of up to {maxCode})");
         int originalLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "original length");
-        if (position + 4 > body.Length)
-            throw new InvalidDataException("Z-token container truncated in the original checksum");
-        uint originalCrc = BinaryPrimitives.ReadUInt32LittleEndian(body[position..]);
-        position += 4;
+        uint originalCrc = ContainerFields.ReadUInt32(body, ref position, "original checksum", Name);
         int tokenCount = VarInt.ReadBounded(body, ref position, int.MaxValue, "token count");
         int payloadLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "payload length");
         if (payloadLength != body.Length - position)
@@ -223,43 +207,5 @@ internal static class ZTokenContainer
         if (token >= (uint)vocabulary)
             throw new InvalidDataException($"{what} is {token}, outside the vocabulary of {vocabulary}");
         return (int)token;
-    }
-
-    private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes, int max, string what)
-    {
-        if (bytes.Length > max)
-            throw new ArgumentException($"{what} is {bytes.Length} bytes; at most {max} fit in the container");
-        VarInt.Write(stream, (ulong)bytes.Length);
-        stream.Write(bytes);
-    }
-
-    private static void WriteUInt32(Stream stream, uint value)
-    {
-        Span<byte> buffer = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer, value);
-        stream.Write(buffer);
-    }
-
-    private static byte[] ReadBytes(ReadOnlySpan<byte> body, ref int position, int max, string what)
-    {
-        int length = VarInt.ReadBounded(body, ref position, max, $"length of the {what}");
-        if (length > body.Length - position)
-            throw new InvalidDataException($"Z-token container truncated in the {what} ({length} bytes declared, {body.Length - position} left)");
-        var bytes = body.Slice(position, length).ToArray();
-        position += length;
-        return bytes;
-    }
-
-    private static string ReadName(ReadOnlySpan<byte> body, ref int position, string what)
-    {
-        var bytes = ReadBytes(body, ref position, MaxNameBytes, what);
-        try
-        {
-            return new UTF8Encoding(false, true).GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new InvalidDataException($"the {what} in the Z-token container is not valid UTF-8");
-        }
     }
 }
