@@ -577,62 +577,21 @@ public sealed class ZTokenTrainer
         return (Math.Log(sum) + max - logits[target], argmax);
     }
 
-    /// <summary>xorshift64: the whole sampler state is one number, so checkpoints capture it.</summary>
-    private ulong NextRandom()
-    {
-        _rng ^= _rng << 13;
-        _rng ^= _rng >> 7;
-        _rng ^= _rng << 17;
-        return _rng;
-    }
+    private ulong NextRandom() => XorShift64.Next(ref _rng);
 
     /// <summary>Writes the trained parameters, optimizer moments, step and sampler state atomically (safetensors).</summary>
-    public void SaveCheckpoint(string path)
-    {
-        var tensors = new List<NamedTensor>();
-        foreach (var (parameter, m, v) in _optimizer.Moments)
-        {
-            long[] shape = [.. parameter.Shape.Select(s => (long)s)];
-            string name = Qualified(parameter);
-            tensors.Add(NamedTensor.FromFloat32("param." + name, shape, parameter.Value.Span));
-            tensors.Add(NamedTensor.FromFloat32("adam_m." + name, shape, m.Span));
-            tensors.Add(NamedTensor.FromFloat32("adam_v." + name, shape, v.Span));
-        }
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
-            ["optimizer_steps"] = _optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
-            ["rng"] = _rng.ToString(CultureInfo.InvariantCulture),
-            ["base_identity"] = Convert.ToHexStringLower(_z.BaseIdentity),
-        };
-        Safetensors.Write(path, tensors, metadata);
-    }
+    public void SaveCheckpoint(string path) =>
+        OptimizerCheckpoint.Save(path, Format, _optimizer, Qualified, Step, _rng,
+            new Dictionary<string, string> { ["base_identity"] = Convert.ToHexStringLower(_z.BaseIdentity) });
 
     /// <summary>Restores a checkpoint of the same model shape on the same base; mismatches throw <see cref="InvalidDataException"/>.</summary>
     public void LoadCheckpoint(string path)
     {
-        using var reader = Safetensors.Open(path);
-        var meta = reader.Metadata;
-        string Field(string key) => meta.TryGetValue(key, out var value) ? value : throw new InvalidDataException($"{path}: checkpoint metadata lacks '{key}'");
-        if (Field("format") != Format)
-            throw new InvalidDataException($"{path}: not a {Format} file");
-        if (Field("base_identity") != Convert.ToHexStringLower(_z.BaseIdentity))
-            throw new InvalidDataException($"{path}: the checkpoint was made on another base model");
-        foreach (var (parameter, m, v) in _optimizer.Moments)
+        (Step, _rng) = OptimizerCheckpoint.Load(path, Format, _optimizer, Qualified, field =>
         {
-            string name = Qualified(parameter);
-            foreach (var (prefix, target) in new[] { ("param.", parameter.Value), ("adam_m.", m), ("adam_v.", v) })
-            {
-                if (!reader.TryGetInfo(prefix + name, out var info) || info.Shape.Count != parameter.Shape.Count
-                    || !info.Shape.Select(s => (int)s).SequenceEqual(parameter.Shape))
-                    throw new InvalidDataException($"{path}: '{prefix + name}' is missing or has another shape");
-                reader.ReadFloat32(prefix + name, target.Span);
-            }
-        }
-        Step = int.Parse(Field("step"), CultureInfo.InvariantCulture);
-        _optimizer.StepCount = long.Parse(Field("optimizer_steps"), CultureInfo.InvariantCulture);
-        _rng = ulong.Parse(Field("rng"), CultureInfo.InvariantCulture);
+            if (field("base_identity") != Convert.ToHexStringLower(_z.BaseIdentity))
+                throw new InvalidDataException($"{path}: the checkpoint was made on another base model");
+        });
         _z.InvalidateIdentity();
     }
 

@@ -104,78 +104,29 @@ public sealed class Trainer
         return new TrainingStepResult(Step, (float)(lossSum / Settings.AccumulationSteps), norm, rate, _inputs.Length * Settings.AccumulationSteps);
     }
 
-    /// <summary>xorshift64: a generator whose whole state is one number, so checkpoints capture it.</summary>
-    private ulong NextRandom()
-    {
-        _rng ^= _rng << 13;
-        _rng ^= _rng >> 7;
-        _rng ^= _rng << 17;
-        return _rng;
-    }
+    private ulong NextRandom() => XorShift64.Next(ref _rng);
 
     /// <summary>Writes the trained parameters, optimizer state and position atomically (safetensors).</summary>
-    public void SaveCheckpoint(string path)
-    {
-        var tensors = new List<NamedTensor>();
-        foreach (var (parameter, m, v) in _optimizer.Moments)
+    public void SaveCheckpoint(string path) =>
+        OptimizerCheckpoint.Save(path, Format, _optimizer, p => p.Name, Step, _rng, new Dictionary<string, string>
         {
-            long[] shape = parameter.Shape.Select(s => (long)s).ToArray();
-            tensors.Add(NamedTensor.FromFloat32("param." + parameter.Name, shape, parameter.Value.Span));
-            tensors.Add(NamedTensor.FromFloat32("adam_m." + parameter.Name, shape, m.Span));
-            tensors.Add(NamedTensor.FromFloat32("adam_v." + parameter.Name, shape, v.Span));
-        }
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
-            ["optimizer_steps"] = _optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
-            ["rng"] = _rng.ToString(CultureInfo.InvariantCulture),
             ["model_config"] = JsonSerializer.Serialize(_model.Config),
             ["adapter"] = _adapter is null ? "" : JsonSerializer.Serialize(new { _adapter.Name, _adapter.Settings.Rank, _adapter.Settings.Alpha }),
             ["frozen_base_identity"] = FrozenBaseIdentity(),
-        };
-        Safetensors.Write(path, tensors, metadata);
-    }
+        });
 
     /// <summary>
     /// Restores a checkpoint of this same setup (same model shape, adapter and trainable set; for a
     /// frozen base, the same base weights). Mismatches throw <see cref="InvalidDataException"/>.
     /// </summary>
-    public void LoadCheckpoint(string path)
-    {
-        using var reader = Safetensors.Open(path);
-        var meta = reader.Metadata;
-        string Field(string key) => meta.TryGetValue(key, out var value) ? value : throw new InvalidDataException($"{path}: checkpoint metadata lacks '{key}'");
-        if (Field("format") != Format)
-            throw new InvalidDataException($"{path}: not a {Format} file");
-        if (Field("model_config") != JsonSerializer.Serialize(_model.Config))
-            throw new InvalidDataException($"{path}: the checkpoint is for a model of another shape ({Field("model_config")})");
-        if (Field("frozen_base_identity") != FrozenBaseIdentity())
-            throw new InvalidDataException($"{path}: the checkpoint was trained on other frozen base weights");
-        int expectedTensors = 3 * _trainable.Length;
-        if (reader.Tensors.Count != expectedTensors)
-            throw new InvalidDataException($"{path}: holds {reader.Tensors.Count} tensors, this trainer needs {expectedTensors}");
-        foreach (var (parameter, m, v) in _optimizer.Moments)
+    public void LoadCheckpoint(string path) =>
+        (Step, _rng) = OptimizerCheckpoint.Load(path, Format, _optimizer, p => p.Name, field =>
         {
-            foreach (var (prefix, target) in new[] { ("param.", parameter.Value), ("adam_m.", m), ("adam_v.", v) })
-            {
-                string name = prefix + parameter.Name;
-                if (!reader.TryGetInfo(name, out var info))
-                    throw new InvalidDataException($"{path}: missing tensor '{name}'");
-                if (!info.Shape.SequenceEqual(parameter.Shape.Select(s => (long)s)))
-                    throw new InvalidDataException($"{path}: '{name}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", parameter.Shape)}]");
-                reader.ReadFloat32(name, target.Span);
-            }
-        }
-        Step = ParseField<int>(Field("step"), path);
-        _optimizer.StepCount = ParseField<long>(Field("optimizer_steps"), path);
-        _rng = ParseField<ulong>(Field("rng"), path);
-        if (_rng == 0)
-            throw new InvalidDataException($"{path}: sampler state 0 is invalid");
-    }
-
-    private static T ParseField<T>(string text, string path) where T : IParsable<T> =>
-        T.TryParse(text, CultureInfo.InvariantCulture, out var value) ? value : throw new InvalidDataException($"{path}: bad number '{text}' in checkpoint metadata");
+            if (field("model_config") != JsonSerializer.Serialize(_model.Config))
+                throw new InvalidDataException($"{path}: the checkpoint is for a model of another shape ({field("model_config")})");
+            if (field("frozen_base_identity") != FrozenBaseIdentity())
+                throw new InvalidDataException($"{path}: the checkpoint was trained on other frozen base weights");
+        });
 
     /// <summary>SHA-256 of the base weights when none of them train (LoRA), else empty: resuming an adapter on other base weights would be meaningless.</summary>
     private string FrozenBaseIdentity() =>
