@@ -14,12 +14,7 @@ public class ZTokenCodecTests
     private static ZTokenModel Scrambled(int seed)
     {
         var model = ZTokenTestModels.Tiny(seed, codes: 8, segment: 6, maxCode: 4);
-        var random = new Random(seed);
-        foreach (var adapter in new[] { model.Compressor, model.Decompressor })
-            foreach (var parameter in adapter.Parameters)
-                foreach (ref float value in parameter.Value.Span)
-                    value = 0.5f * (float)(random.NextDouble() * 2 - 1);
-        model.InvalidateIdentity();
+        ZTokenTestModels.Perturb(model, seed, 0.5f, model.Compressor, model.Decompressor);
         return model;
     }
 
@@ -73,13 +68,7 @@ public class ZTokenCodecTests
         var model = ZTokenModel.Create(Llama2cCheckpoint.Load(TestData.Path("models/stories260K.bin")), "stories260K",
             new ZTokenShape(Codes: 16, SegmentLength: 8, MaxCodeLength: 4, LoraRank: 2, LoraAlpha: 4), bos: 1, seed);
         if (perturb)
-        {
-            var random = new Random(seed);
-            foreach (var parameter in model.Compressor.Parameters)
-                foreach (ref float value in parameter.Value.Span)
-                    value = 0.2f * (float)(random.NextDouble() * 2 - 1);
-            model.InvalidateIdentity();
-        }
+            ZTokenTestModels.Perturb(model, seed, 0.2f, model.Compressor);
         return model;
     }
 

@@ -18,4 +18,15 @@ internal static class ZTokenTestModels
         TensorPrimitives.Multiply(embedding, 10f, embedding);
         return ZTokenModel.Create(baseModel, "tiny", new ZTokenShape(codes, segment, maxCode, rank, 2 * rank), bos: 1, seed);
     }
+
+    /// <summary>Sets every weight of the given adapters uniformly in ±<paramref name="scale"/> (LoRA's B starts at 0: a fresh adapter changes nothing), and forgets the model's cached identity.</summary>
+    public static void Perturb(ZTokenModel model, int seed, float scale, params LoraAdapter[] adapters)
+    {
+        var random = new Random(seed);
+        foreach (var adapter in adapters)
+            foreach (var parameter in adapter.Parameters)
+                foreach (ref float value in parameter.Value.Span)
+                    value = scale * (float)(random.NextDouble() * 2 - 1);
+        model.InvalidateIdentity();
+    }
 }
