@@ -138,6 +138,13 @@ public static class ZTokenCommands
                 return 0;
             });
             double seconds = clock.Elapsed.TotalSeconds;
+            if (trainer.Step == startStep && File.Exists(Path.Combine(outputPath, "ztokens.json"))
+                && ZTokenModel.ReadManifest(outputPath).Identity == Convert.ToHexStringLower(z.Identity))
+            {
+                // Resumed a finished run: the saved model is this one; keep its manifest and the figures of the run that trained it.
+                Console.Error.WriteLine($"{outputPath} already holds this model after {trainer.Step} steps: nothing to do");
+                return ExitCodes.Success;
+            }
             var summary = new ZTokenTrainingSummary(
                 trainer.Step, corpus.Length, Math.Round(seconds, 1), settings with { }, shape.Codes, shape.SegmentLength, shape.MaxCodeLength, shape.LoraRank,
                 Average(first, r => r.Loss), Average(recent, r => r.Loss),
@@ -158,8 +165,9 @@ public static class ZTokenCommands
         $"loss {Average(recent, r => r.Loss):F3} · recon {Average(recent, r => r.ReconstructionBits):F3} b/t · acc {Average(recent, r => r.TokenAccuracy):P1} · " +
         $"Z len {Average(recent, r => r.MeanCodeLength):F2}" + (float.IsNaN(result.TeacherAccuracy) ? "" : $" · teacher {result.TeacherAccuracy:P0}");
 
-    private static double Average(List<ZTokenStepResult> results, Func<ZTokenStepResult, float> value) =>
-        results.Count == 0 ? double.NaN : Math.Round(results.Average(r => (double)value(r)), 4);
+    /// <summary>Null when this run made no update (it resumed a finished training): JSON has no NaN.</summary>
+    private static double? Average(List<ZTokenStepResult> results, Func<ZTokenStepResult, float> value) =>
+        results.Count == 0 ? null : Math.Round(results.Average(r => (double)value(r)), 4);
 
     private static (float, float) ParsePair(string text, string option)
     {
@@ -244,7 +252,7 @@ public static class ZTokenCommands
 /// <summary>What `terse ztokens train` reports (and records in the model's manifest).</summary>
 internal sealed record ZTokenTrainingSummary(
     int Steps, int CorpusTokens, double Seconds, ZTokenTrainingSettings Settings, int Codes, int SegmentLength, int MaxCodeLength, int LoraRank,
-    double FirstLoss, double LastLoss, double ReconstructionBits, double TokenAccuracy, double ExactRate, double MeanCodeLength, string Output);
+    double? FirstLoss, double? LastLoss, double? ReconstructionBits, double? TokenAccuracy, double? ExactRate, double? MeanCodeLength, string Output);
 
 /// <summary>What `terse ztokens eval` reports.</summary>
 internal sealed record ZTokenEvalResult(ZTokenEvaluationReport Report, double EntropyCoderBitsPerToken, int Codes, int SegmentLength, double Seconds);

@@ -29,6 +29,13 @@ public class ZTokenCliTests : IDisposable
         }
         Assert.True(File.Exists(PathOf("model/ztokens.json")));
         Assert.True(File.Exists(PathOf("model/compressor/adapter_model.safetensors")));
+        // The same command again resumes from the final checkpoint: nothing to train, the model and its manifest stay as they are.
+        var manifest = File.ReadAllText(PathOf("model/ztokens.json"));
+        (exit, _, err) = CompressCliTests.Terse(null, "ztokens", "train", PathOf("train.txt"), "-o", PathOf("model"),
+            "--steps", "6", "--batch", "2", "--z-vocab", "32", "--segment", "8", "--max-code", "4", "--rank", "2", "--json");
+        Assert.True(exit == 0, err);
+        Assert.Contains("nothing to do", err);
+        Assert.Equal(manifest, File.ReadAllText(PathOf("model/ztokens.json")));
 
         (exit, output, err) = CompressCliTests.Terse(null, "ztokens", "eval", PathOf("model"), PathOf("heldout.txt"), "--max-segments", "20", "--json");
         Assert.True(exit == 0, err);
