@@ -17,15 +17,12 @@ internal sealed class CoverageBits(int length)
             ulong window = (words[w] >> b) | ((words[w + 1] << 1) << (63 - b));
             return (window & (~0UL >> (64 - count))) != 0;
         }
-        int end = start + count; // exclusive
-        int first = start >> 6, last = (end - 1) >> 6;
-        ulong firstMask = ~0UL << (start & 63);
-        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
-        if (first == last)
-            return (words[first] & firstMask & lastMask) != 0;
-        if ((words[first] & firstMask) != 0 || (words[last] & lastMask) != 0)
+        var range = new WordRange(start, count);
+        if (range.OneWord)
+            return (words[range.First] & range.FirstMask & range.LastMask) != 0;
+        if ((words[range.First] & range.FirstMask) != 0 || (words[range.Last] & range.LastMask) != 0)
             return true;
-        for (int w = first + 1; w < last; w++)
+        for (int w = range.First + 1; w < range.Last; w++)
             if (words[w] != 0)
                 return true;
         return false;
@@ -34,20 +31,17 @@ internal sealed class CoverageBits(int length)
     /// <summary>Marks a range that is not covered yet (callers test with <see cref="AnyCovered"/> first).</summary>
     public void Cover(int start, int count)
     {
-        int end = start + count;
-        int first = start >> 6, last = (end - 1) >> 6;
-        ulong firstMask = ~0UL << (start & 63);
-        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
-        if (first == last)
+        var range = new WordRange(start, count);
+        if (range.OneWord)
         {
-            words[first] |= firstMask & lastMask;
+            words[range.First] |= range.FirstMask & range.LastMask;
         }
         else
         {
-            words[first] |= firstMask;
-            for (int w = first + 1; w < last; w++)
+            words[range.First] |= range.FirstMask;
+            for (int w = range.First + 1; w < range.Last; w++)
                 words[w] = ~0UL;
-            words[last] |= lastMask;
+            words[range.Last] |= range.LastMask;
         }
         CoveredCount += count;
     }

@@ -32,14 +32,11 @@ internal sealed class SymbolStarts
     /// <summary>Set bits in [start, start + count).</summary>
     public int Count(int start, int count)
     {
-        int end = start + count;
-        int first = start >> 6, last = (end - 1) >> 6;
-        ulong firstMask = ~0UL << (start & 63);
-        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
-        if (first == last)
-            return BitOperations.PopCount(words[first] & firstMask & lastMask);
-        int total = BitOperations.PopCount(words[first] & firstMask) + BitOperations.PopCount(words[last] & lastMask);
-        for (int w = first + 1; w < last; w++)
+        var range = new WordRange(start, count);
+        if (range.OneWord)
+            return BitOperations.PopCount(words[range.First] & range.FirstMask & range.LastMask);
+        int total = BitOperations.PopCount(words[range.First] & range.FirstMask) + BitOperations.PopCount(words[range.Last] & range.LastMask);
+        for (int w = range.First + 1; w < range.Last; w++)
             total += BitOperations.PopCount(words[w]);
         return total;
     }
@@ -70,21 +67,18 @@ internal sealed class SymbolStarts
     {
         if (count <= 1)
             return;
-        int from = start + 1, end = start + count;
-        SymbolCount -= Count(from, count - 1);
-        int first = from >> 6, last = (end - 1) >> 6;
-        ulong firstMask = ~0UL << (from & 63);
-        ulong lastMask = ~0UL >> (63 - ((end - 1) & 63));
-        if (first == last)
+        SymbolCount -= Count(start + 1, count - 1);
+        var range = new WordRange(start + 1, count - 1);
+        if (range.OneWord)
         {
-            words[first] &= ~(firstMask & lastMask);
+            words[range.First] &= ~(range.FirstMask & range.LastMask);
         }
         else
         {
-            words[first] &= ~firstMask;
-            for (int w = first + 1; w < last; w++)
+            words[range.First] &= ~range.FirstMask;
+            for (int w = range.First + 1; w < range.Last; w++)
                 words[w] = 0;
-            words[last] &= ~lastMask;
+            words[range.Last] &= ~range.LastMask;
         }
     }
 }
