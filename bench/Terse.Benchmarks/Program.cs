@@ -21,7 +21,7 @@ public static class Program
         ["metatokens-fuzz"] = MetaTokens.MetaTokenFuzzCommand.Run,
         ["metatokens-phases"] = MetaTokens.MetaTokenPhasesCommand.Run,
         ["metatokens-guard"] = MetaTokens.MetaTokenGuardCommand.Run,
-        ["ztokens-split"] = ZTokens.ZTokenSplitCommand.Run,
+        ["corpus-split"] = Corpora.CorpusSplitCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
     };
 

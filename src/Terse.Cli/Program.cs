@@ -15,6 +15,7 @@ public static class Program
         Commands.DemoCommand.AddTo(root);
         Commands.GmsaCommands.AddTo(root);
         Commands.LmCommands.AddTo(root);
+        Commands.ModelCommands.AddTo(root);
         Commands.TokenizerCommands.AddTo(root);
         Commands.ZTokenCommands.AddTo(root);
         return root.Parse(args).Invoke();

@@ -23,7 +23,7 @@ public static class ZTokenSpeedCommand
         }
         int Option(string name, int fallback) => Array.IndexOf(args, name) is int at and >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
         int kb = Option("--kb", 20), repeats = Option("--repeats", 3);
-        var model = ZTokenModel.Load(args[0], ZTokenBaseModels.Load);
+        var model = ZTokenModel.Load(args[0], Terse.Models.ModelResolver.Load);
         var tokenizer = Terse.Tokenization.TokenizerRegistry.Load(ZTokenModel.ReadManifest(args[0]).Tokenizer);
         var text = File.ReadAllBytes(args[1]);
         text = text[..Math.Min(text.Length, kb * 1000)];
@@ -43,7 +43,7 @@ public static class ZTokenSpeedCommand
             double decompress = Best(repeats, () => z.Decompress(container));
             Console.WriteLine($"| Z-tokens ({model.Vocabulary.CodeCount} codes, segments of {model.Shape.SegmentLength}) | {threads} | {ids.Length / compress:N0} | {ids.Length / decompress:N0} |");
 
-            var entropy = new EntropyCodec(new LlamaNextTokenModel(ZTokenBaseModels.Load(model.BaseName), model.BaseName), tokenizer, new EntropyCodecOptions(threads));
+            var entropy = new EntropyCodec(new LlamaNextTokenModel(Terse.Models.ModelResolver.Load(model.BaseName), model.BaseName), tokenizer, new EntropyCodecOptions(threads));
             byte[] coded = [];
             double eCompress = Best(repeats, () => coded = entropy.Compress(text).Container);
             double eDecompress = Best(repeats, () => entropy.Decompress(coded));
@@ -51,7 +51,7 @@ public static class ZTokenSpeedCommand
         }
         Compute.Threads = savedThreads;
 
-        var trainee = ZTokenModel.Create(ZTokenBaseModels.Load(ZTokenBaseModels.BuiltIn), ZTokenBaseModels.BuiltIn, model.Shape, model.Bos);
+        var trainee = ZTokenModel.Create(Terse.Models.ModelResolver.Load(model.BaseName), model.BaseName, model.Shape, model.Bos);
         trainee.InitializeCodesFrom(ZTokenModel.MostFrequentTokens(ids, trainee.Vocabulary.BaseSize, trainee.Vocabulary.CodeCount));
         foreach (bool teacher in new[] { true, false })
         {

@@ -18,7 +18,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
 
     public string Name => "entropy";
 
-    public string Description => "lossless arithmetic coding with a language model; --model, default stories260K";
+    public string Description => $"lossless arithmetic coding with a language model; --model, default {EntropyCompression.DefaultModel}";
 
     public IReadOnlyList<Option> CompressOptions => [compressModel, compressThreads, noVerify];
 
@@ -29,7 +29,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
 
     private static Option<string?> ModelOption() => new("--model")
     {
-        Description = $"entropy: the language model, '{EntropyCompression.DefaultModel}' (built in, the default) or a llama2.c .bin checkpoint; " +
+        Description = $"entropy: the language model, a built-in name (default {EntropyCompression.DefaultModel}; `terse models`) a llama2.c .bin checkpoint or a Hugging Face folder; " +
             "decompression needs the one the file was made with",
     };
 

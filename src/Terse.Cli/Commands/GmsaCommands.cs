@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
+using Terse.Models;
 using Terse.Cli.Infrastructure;
 using Terse.Gmsa;
 using Terse.Neural;
@@ -15,8 +16,6 @@ namespace Terse.Cli.Commands;
 /// </summary>
 public static class GmsaCommands
 {
-    private const string BuiltInModel = "stories260K";
-
     public static void AddTo(RootCommand root)
     {
         var gmsa = new Command("gmsa", "GMSA learned context compression into soft tokens (lossy: the decoder reads vectors, not the text; not a `terse compress` method).");
@@ -30,7 +29,7 @@ public static class GmsaCommands
 
     private static Option<string?> ModelOption(string fallback) => new("--model", "-m")
     {
-        Description = $"Base model (llama2.c .bin or Hugging Face folder); {fallback}.",
+        Description = $"Base model (a built-in name, llama2.c .bin or Hugging Face folder); {fallback}.",
     };
 
     private static Option<string?> TokenizerOption(string fallback) => new("--tokenizer", "-t") { Description = $"Tokenizer; {fallback}." };
@@ -43,8 +42,8 @@ public static class GmsaCommands
 
     private static Command TrainCommand()
     {
-        var model = ModelOption($"default: the built-in {BuiltInModel}");
-        var tokenizer = TokenizerOption($"default: the built-in {BuiltInModel}");
+        var model = ModelOption($"default: the built-in {ModelResolver.DefaultFor("gmsa train")}");
+        var tokenizer = TokenizerOption("default: the model's own");
         var files = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the compressor to.", Required = true };
         var layers = new Option<int>("--layers") { Description = "Encoder layers k (the base's first k layers + LoRA).", DefaultValueFactory = _ => 2 };
@@ -69,9 +68,10 @@ public static class GmsaCommands
         command.SetGuardedAction(parse =>
         {
             ApplyThreads(parse.GetValue(threads));
-            string modelSource = parse.GetValue(model) ?? BuiltInModel, tokenizerSource = parse.GetValue(tokenizer) ?? BuiltInModel;
-            var decoder = LoadBase(modelSource);
-            var vocabulary = LmCommands.LoadTokenizer(tokenizerSource, decoder.Config.VocabSize);
+            string modelSource = parse.GetValue(model) ?? ModelResolver.DefaultFor("gmsa train");
+            string tokenizerSource = ModelResolver.TokenizerSource(parse.GetValue(tokenizer), modelSource);
+            var decoder = ModelResolver.Load(modelSource);
+            var vocabulary = ModelResolver.LoadTokenizer(tokenizerSource, modelSource, decoder.Config.VocabSize);
             if (!Enum.TryParse<MergeMode>(parse.GetValue(merge), ignoreCase: true, out var mode) || int.TryParse(parse.GetValue(merge), out _))
                 throw new CliException($"--merge must be mean, last or memory, got '{parse.GetValue(merge)}'");
             int rankValue = parse.GetValue(rank);
@@ -391,20 +391,8 @@ public static class GmsaCommands
         var (recordedModel, recordedTokenizer) = GmsaModel.ReadSources(folder);
         string modelSource = model ?? recordedModel ?? throw new CliException("the folder records no base model: pass --model");
         string tokenizerSource = tokenizer ?? recordedTokenizer ?? throw new CliException("the folder records no tokenizer: pass --tokenizer");
-        var decoder = LoadBase(modelSource);
-        return (GmsaModel.Load(decoder, folder), LmCommands.LoadTokenizer(tokenizerSource, decoder.Config.VocabSize));
-    }
-
-    /// <summary>A model file or folder, or the built-in stories260K.</summary>
-    private static LlamaModel LoadBase(string source)
-    {
-        if (source == BuiltInModel && !File.Exists(source) && !Directory.Exists(source))
-        {
-            using var stream = typeof(GmsaModel).Assembly.GetManifestResourceStream("Terse.Assets.stories260K.bin")
-                ?? throw new InvalidOperationException("the built-in stories260K model is missing from the library");
-            return Llama2cCheckpoint.Load(stream, "stories260K.bin");
-        }
-        return LmCommands.LoadModel(source);
+        var decoder = ModelResolver.Load(modelSource);
+        return (GmsaModel.Load(decoder, folder), ModelResolver.LoadTokenizer(tokenizerSource, modelSource, decoder.Config.VocabSize));
     }
 
     private static int[] Tokenize(Tokenizer tokenizer, IEnumerable<string> files) =>

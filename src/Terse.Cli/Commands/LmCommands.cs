@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using Terse.Cli.Infrastructure;
+using Terse.Models;
 using Terse.Neural;
 using Terse.Neural.Checkpoints;
 using Terse.Neural.Numerics;
@@ -21,19 +22,20 @@ public static class LmCommands
         lm.Subcommands.Add(EvalCommand());
         lm.Subcommands.Add(TrainCommand());
         lm.Subcommands.Add(ConvertCommand());
+        lm.Subcommands.Add(PretrainCommand.Create());
+        lm.Subcommands.Add(CopyTestCommand.Create());
         root.Subcommands.Add(lm);
     }
 
     private static Option<string> ModelOption(bool required = true) => new("--model", "-m")
     {
-        Description = "Model: llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors).",
+        Description = "Model: a built-in name (`terse models`), a llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors).",
         Required = required,
     };
 
-    private static Option<string> TokenizerOption() => new("--tokenizer", "-t")
+    private static Option<string?> TokenizerOption() => new("--tokenizer", "-t")
     {
-        Description = "Tokenizer: llama2.c tokenizer.bin, or a SentencePiece .model.",
-        Required = true,
+        Description = "Tokenizer: a built-in name, llama2.c tokenizer.bin, SentencePiece .model or any file `terse tokenizers` lists; default: the model's own (built-in models, Hugging Face folders with a tokenizer file).",
     };
 
     private static Option<string?> AdapterOption() => new("--adapter") { Description = "A LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply." };
@@ -68,9 +70,9 @@ public static class LmCommands
             int stepCount = parse.GetValue(steps);
             if (stepCount < 0)
                 throw new CliException($"--steps must be ≥ 0, got {stepCount}");
-            var loaded = LoadModel(parse.GetValue(model)!);
+            var loaded = ModelResolver.Load(parse.GetValue(model)!);
             var lora = LoadAdapter(loaded, parse.GetValue(adapter));
-            var vocabulary = LoadTokenizer(parse.GetValue(tokenizer)!, loaded.Config.VocabSize);
+            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), parse.GetValue(model)!, loaded.Config.VocabSize);
             ulong seedValue = parse.GetValue(seed) ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             if (seedValue == 0)
                 throw new CliException("--seed must be non-zero");
@@ -126,9 +128,9 @@ public static class LmCommands
         command.SetGuardedAction(parse =>
         {
             ApplyThreads(parse.GetValue(threads));
-            var loaded = LoadModel(parse.GetValue(model)!);
+            var loaded = ModelResolver.Load(parse.GetValue(model)!);
             var lora = LoadAdapter(loaded, parse.GetValue(adapter));
-            var vocabulary = LoadTokenizer(parse.GetValue(tokenizer)!, loaded.Config.VocabSize);
+            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), parse.GetValue(model)!, loaded.Config.VocabSize);
             var bytes = CliIO.ReadAllBytes(parse.GetValue(file));
             var tokens = Tokenize(vocabulary, bytes);
             if (tokens.Length == 0)
@@ -205,12 +207,12 @@ public static class LmCommands
             LlamaModel trained;
             if (modelPath is not null)
             {
-                trained = LoadModel(modelPath);
-                vocabulary = LoadTokenizer(parse.GetValue(tokenizer)!, trained.Config.VocabSize);
+                trained = ModelResolver.Load(modelPath);
+                vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelPath, trained.Config.VocabSize);
             }
             else
             {
-                vocabulary = LoadTokenizer(parse.GetValue(tokenizer)!, null);
+                vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer) ?? throw new CliException("training from scratch (--shape) needs --tokenizer"), "", null);
                 trained = LlamaModel.CreateRandom(ParseShape(shapeText!, vocabulary.VocabularySize), (int)(seedValue & int.MaxValue));
             }
             LoraAdapter? adapter = null;
@@ -317,7 +319,7 @@ public static class LmCommands
         var command = new Command("convert", "Convert between llama2.c checkpoints and Hugging Face safetensors folders.") { model, output, dtype, json };
         command.SetGuardedAction(parse =>
         {
-            var loaded = LoadModel(parse.GetValue(model)!);
+            var loaded = ModelResolver.Load(parse.GetValue(model)!);
             string outputPath = parse.GetValue(output)!;
             var type = parse.GetValue(dtype)!.ToLowerInvariant() switch
             {
@@ -355,13 +357,6 @@ public static class LmCommands
         Compute.Threads = threads.Value;
     }
 
-    internal static LlamaModel LoadModel(string path)
-    {
-        if (!File.Exists(path) && !Directory.Exists(path))
-            throw new CliException($"no such model file: {path}");
-        return ModelFiles.Load(path);
-    }
-
     private static LoraAdapter? LoadAdapter(LlamaModel model, string? folder)
     {
         if (folder is null)
@@ -369,18 +364,6 @@ public static class LmCommands
         if (!Directory.Exists(folder))
             throw new CliException($"no such adapter folder: {folder}");
         return AdapterFiles.Load(model, folder, "cli");
-    }
-
-    /// <summary>
-    /// A llama2.c <c>tokenizer.bin</c>, read for the model's vocabulary size when known (run.c reads
-    /// exactly that many entries), or anything the tokenizer registry knows (built-in names such as
-    /// <c>stories260K</c>, SentencePiece <c>.model</c>, tiktoken and Hugging Face files).
-    /// </summary>
-    internal static Tokenizer LoadTokenizer(string path, int? vocabularySize)
-    {
-        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase))
-            return File.Exists(path) ? Llama2cTokenizer.Load(path, vocabularySize) : throw new CliException($"no such tokenizer file: {path}");
-        return TokenizerRegistry.Load(path);
     }
 
     /// <summary>Text as UTF-8 when it is valid, otherwise byte tokens where the tokenizer has them.</summary>
@@ -392,7 +375,7 @@ public static class LmCommands
         return tokenizer.Encode(Encoding.UTF8.GetString(bytes));
     }
 
-    private static LlamaConfig ParseShape(string text, int vocabulary)
+    internal static LlamaConfig ParseShape(string text, int vocabulary)
     {
         var parts = text.Split(',');
         if (parts.Length != 6 || !parts.All(p => int.TryParse(p, out _)))

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Terse.Models;
 using Terse.Cli.Infrastructure;
 using Terse.EntropyCoding;
 using Terse.Tokenization;
@@ -32,7 +33,7 @@ public static class ZTokenCommands
 
     private static Command TrainCommand()
     {
-        var model = new Option<string>("--model", "-m") { Description = $"Base model: '{ZTokenBaseModels.BuiltIn}' (built in, the default) or a llama2.c .bin / Hugging Face folder.", DefaultValueFactory = _ => ZTokenBaseModels.BuiltIn };
+        var model = new Option<string>("--model", "-m") { Description = $"Base model: a built-in name (default {ModelResolver.DefaultFor("ztokens train")}; `terse models` lists them), a llama2.c .bin or a Hugging Face folder.", DefaultValueFactory = _ => ModelResolver.DefaultFor("ztokens train") };
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer (name or file); default: the built-in model's own." };
         var files = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the trained Z-token model to.", Required = true };
@@ -65,8 +66,8 @@ public static class ZTokenCommands
         {
             ApplyThreads(parse.GetValue(threads));
             string modelName = parse.GetValue(model)!;
-            var baseModel = ZTokenBaseModels.Load(modelName);
-            var vocabulary = ZTokenBaseModels.LoadTokenizer(parse.GetValue(tokenizer), modelName);
+            var baseModel = ModelResolver.Load(modelName);
+            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelName, baseModel.Config.VocabSize);
             int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
             if (vocabulary.VocabularySize > baseModel.Config.VocabSize)
                 throw new CliException($"tokenizer '{vocabulary.Name}' has {vocabulary.VocabularySize} tokens, the model {baseModel.Config.VocabSize}");
@@ -80,7 +81,7 @@ public static class ZTokenCommands
             int rankValue = parse.GetValue(rank);
             var shape = new ZTokenShape(parse.GetValue(codes), parse.GetValue(segment), parse.GetValue(maxCode), rankValue, 2f * rankValue);
             var corpus = parse.GetValue(files)!.SelectMany(path => CompressCommands.TokenizeExactly(vocabulary, CliIO.ReadAllBytes(path))).ToArray();
-            var z = ZTokenModel.Create(baseModel, ZTokenBaseModels.RecordedName(modelName), shape, bos, (int)(seedValue & int.MaxValue));
+            var z = ZTokenModel.Create(baseModel, ModelResolver.RecordedName(modelName), shape, bos, (int)(seedValue & int.MaxValue));
             z.InitializeCodesFrom(ZTokenModel.MostFrequentTokens(corpus, z.Vocabulary.BaseSize, z.Vocabulary.CodeCount));
             var settings = new ZTokenTrainingSettings
             {
@@ -183,7 +184,7 @@ public static class ZTokenCommands
     {
         var manifest = ZTokenModel.ReadManifest(directory);
         var vocabulary = Tokenizers.ResolveFor(new Terse.MetaTokens.TokenizerIdentity(manifest.Tokenizer, Convert.FromHexString(manifest.TokenizerFingerprint)), tokenizer);
-        return (ZTokenModel.Load(directory, ZTokenBaseModels.Load), vocabulary);
+        return (ZTokenModel.Load(directory, ModelResolver.Load), vocabulary);
     }
 
     private static Command EvalCommand()
@@ -213,7 +214,7 @@ public static class ZTokenCommands
                 ZTokenEvaluation.Evaluate(z, ids, parse.GetValue(maxSegments), continuation: !parse.GetValue(noContinuation),
                     progress: new Progress(progress)));
             // The entropy coder with the same base model, on the same tokens (chunks of its window, not segments).
-            var entropyModel = new LlamaNextTokenModel(ZTokenBaseModels.Load(z.BaseName), z.BaseName);
+            var entropyModel = new LlamaNextTokenModel(ModelResolver.Load(z.BaseName), z.BaseName);
             var evaluated = ids.AsSpan(0, (int)report.TextTokens);
             double entropyBits = new EntropyCodec(entropyModel, vocabulary).Surprisal(evaluated).Sum() / evaluated.Length;
             var result = new ZTokenEvalResult(report, Math.Round(entropyBits, 4), z.Vocabulary.CodeCount, z.Shape.SegmentLength, Math.Round(clock.Elapsed.TotalSeconds, 1));

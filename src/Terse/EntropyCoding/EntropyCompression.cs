@@ -1,5 +1,6 @@
+using System.Collections.Concurrent;
+using Terse.Models;
 using Terse.Tokenization;
-using Terse.Tokenization.Llama2c;
 
 namespace Terse.EntropyCoding;
 
@@ -18,31 +19,27 @@ public sealed record EntropyCompressionReport(
 /// </summary>
 public static class EntropyCompression
 {
-    public const string DefaultModel = "stories260K";
+    /// <summary>The built-in model <c>compress -m entropy</c> uses when none is given.</summary>
+    public static string DefaultModel => ModelResolver.DefaultFor("compress -m entropy");
 
-    /// <summary><c>stories260K</c> (built in) or the path of a llama2.c checkpoint.</summary>
-    public static LlamaNextTokenModel ResolveModel(string? nameOrPath)
-    {
-        if (nameOrPath is null || nameOrPath == DefaultModel)
-            return LlamaNextTokenModel.Stories260K;
-        if (!File.Exists(nameOrPath))
-            throw new FileNotFoundException($"no such model: '{nameOrPath}' (use '{DefaultModel}' or the path of a llama2.c .bin checkpoint)");
-        return LlamaNextTokenModel.LoadLlama2c(nameOrPath);
-    }
+    private static readonly ConcurrentDictionary<string, LlamaNextTokenModel> s_builtIns = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// A tokenizer as <see cref="TokenizerRegistry"/> resolves it (a built-in name such as
-    /// <c>stories260K</c>, or a llama2.c <c>.bin</c>, SentencePiece <c>.model</c>, … file); null: the
-    /// built-in tokenizer of the built-in model.
+    /// A model as <see cref="ModelResolver"/> resolves it (null: <see cref="DefaultModel"/>). Built-ins
+    /// are loaded once per process and shared; a file's name (without extension) is what the
+    /// container records.
     /// </summary>
-    public static Tokenizer ResolveTokenizer(string? nameOrPath, INextTokenModel model)
+    public static LlamaNextTokenModel ResolveModel(string? nameOrPath)
     {
-        if (nameOrPath is not null)
-            return TokenizerRegistry.Load(nameOrPath);
-        if (model.Name == DefaultModel)
-            return Llama2cTokenizer.Stories260K;
-        throw new ArgumentException($"model '{model.Name}' has no built-in tokenizer: pass --tokenizer (a llama2.c tokenizer .bin or a SentencePiece .model)");
+        nameOrPath ??= DefaultModel;
+        if (ModelResolver.FindBuiltIn(nameOrPath) is { } builtIn)
+            return s_builtIns.GetOrAdd(builtIn.Name, name => new LlamaNextTokenModel(ModelResolver.Load(name), name));
+        return new LlamaNextTokenModel(ModelResolver.Load(nameOrPath), Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(nameOrPath)));
     }
+
+    /// <summary>The tokenizer given, or the model's own (<see cref="ModelResolver.LoadTokenizer"/>).</summary>
+    public static Tokenizer ResolveTokenizer(string? tokenizer, string? model, LlamaNextTokenModel resolved) =>
+        ModelResolver.LoadTokenizer(tokenizer, model ?? DefaultModel, resolved.VocabularySize);
 
     /// <summary>
     /// Compresses <paramref name="input"/>. <paramref name="progressFor"/> is told the work before
@@ -54,7 +51,7 @@ public static class EntropyCompression
         int? threads = null, bool verify = false, Func<long, IProgress<long>?>? progressFor = null)
     {
         var resolvedModel = ResolveModel(model);
-        var resolvedTokenizer = ResolveTokenizer(tokenizer, resolvedModel);
+        var resolvedTokenizer = ResolveTokenizer(tokenizer, model, resolvedModel);
         var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
         var prepared = codec.Prepare(input);
         var progress = progressFor?.Invoke(prepared.TokenCount * (verify ? 2L : 1L));
@@ -81,10 +78,11 @@ public static class EntropyCompression
         int? threads = null, Func<long, IProgress<long>?>? progressFor = null)
     {
         var info = EntropyCodec.ReadInfo(container);
-        if (model is null && info.ModelName != DefaultModel)
+        if (model is null && ModelResolver.FindBuiltIn(info.ModelName) is null)
             throw new ArgumentException($"this file was compressed with model '{info.ModelName}' (identity {info.ModelIdentity}): pass it with --model");
+        model ??= info.ModelName;
         var resolvedModel = ResolveModel(model);
-        var resolvedTokenizer = ResolveTokenizer(tokenizer, resolvedModel);
+        var resolvedTokenizer = ResolveTokenizer(tokenizer, model, resolvedModel);
         var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
         return codec.Decompress(container, progressFor?.Invoke(info.TokenCount));
     }

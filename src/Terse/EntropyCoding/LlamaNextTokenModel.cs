@@ -32,18 +32,11 @@ public sealed class LlamaNextTokenModel : INextTokenModel
         identity = model.ComputeIdentity();
     }
 
-    private static readonly Lazy<LlamaNextTokenModel> s_stories260K = new(() =>
-    {
-        using var stream = typeof(LlamaNextTokenModel).Assembly.GetManifestResourceStream("Terse.Assets.stories260K.bin")
-            ?? throw new InvalidOperationException("the embedded stories260K model is missing from the assembly");
-        return new LlamaNextTokenModel(Llama2cCheckpoint.Load(stream, "stories260K.bin"), "stories260K");
-    });
-
     /// <summary>
-    /// The built-in default: Karpathy's stories260K TinyStories model (MIT), shipped inside the
-    /// library; pair it with <c>Llama2cTokenizer.Stories260K</c>.
+    /// Karpathy's stories260K TinyStories model (MIT), shipped inside the library and shared; pair it
+    /// with <c>Llama2cTokenizer.Stories260K</c>.
     /// </summary>
-    public static LlamaNextTokenModel Stories260K => s_stories260K.Value;
+    public static LlamaNextTokenModel Stories260K => EntropyCompression.ResolveModel("stories260K");
 
     /// <summary>Loads a llama2.c checkpoint; the name is the file name without extension.</summary>
     public static LlamaNextTokenModel LoadLlama2c(string path) =>

@@ -115,7 +115,7 @@ public sealed class ZTokenCompressor
 
     private ZTokenContainerHeader Header(int originalLength, uint crc, int tokens) => new()
     {
-        ModelName = _model.BaseName == ZTokenBaseModels.BuiltIn ? "ztokens:" + ZTokenBaseModels.BuiltIn : "ztokens:" + Path.GetFileName(_model.BaseName),
+        ModelName = "ztokens:" + (Models.ModelResolver.FindBuiltIn(_model.BaseName)?.Name ?? Path.GetFileName(_model.BaseName)),
         ModelIdentity = _model.Identity,
         TokenizerName = _tokenizer.Name,
         TokenizerFingerprint = _tokenizer.Fingerprint.ToArray(),
