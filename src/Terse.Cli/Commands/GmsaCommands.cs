@@ -187,7 +187,7 @@ public static class GmsaCommands
                 if (!parse.GetValue(json))
                     foreach (var r in (List<ReconstructionResult>)results)
                         Console.Out.WriteLine($"rate {r.Rate} ({r.SoftTokensPerSegment} soft tokens for {segment} tokens), {r.Segments} held-out segments: " +
-                            $"token accuracy {r.TokenAccuracy:P1} greedy, {r.TeacherForcedAccuracy:P1} teacher-forced, exact {r.ExactMatch:P1}, cross-entropy {r.CrossEntropy:F4} nats/token " +
+                            $"token accuracy {r.TokenAccuracy:P1} greedy, {r.TeacherForcedAccuracy:P1} teacher-forced, prefix {r.PrefixMatch:P1}, BLEU-4 {r.Bleu4:F3}, exact {r.ExactMatch:P1}, cross-entropy {r.CrossEntropy:F4} nats/token " +
                             $"(no context {r.NoContextCrossEntropy:F4}: {r.BitsPerSoftToken:F2} bits per soft token)");
             }
             else if (taskName == "continue")

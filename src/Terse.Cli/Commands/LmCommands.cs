@@ -137,7 +137,7 @@ public static class LmCommands
                 throw new CliException("the text is empty");
             int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
             var clock = Stopwatch.StartNew();
-            var result = ProgressReporter.Run("scoring", 1, _ => Evaluation.CrossEntropy(loaded, tokens, bos, bytes.Length, parse.GetValue(window), lora));
+            var result = ProgressReporter.Run("scoring", 1, _ => Perplexity.CrossEntropy(loaded, tokens, bos, bytes.Length, parse.GetValue(window), lora));
             if (parse.GetValue(json))
                 CliIO.WriteJson(new
                 {
@@ -253,7 +253,7 @@ public static class LmCommands
             byte[]? validationBytes = validationPath is null ? null : CliIO.ReadAllBytes(validationPath);
             int[]? validationTokens = validationBytes is null ? null : Tokenize(vocabulary, validationBytes);
             EvaluationResult? Validate() => validationTokens is null ? null
-                : Evaluation.CrossEntropy(trained, validationTokens, bos, validationBytes!.Length, settings.SequenceLength, adapter);
+                : Perplexity.CrossEntropy(trained, validationTokens, bos, validationBytes!.Length, settings.SequenceLength, adapter);
             var before = Validate();
 
             var clock = Stopwatch.StartNew();

@@ -8,11 +8,14 @@ namespace Terse.Gmsa;
 /// <param name="TokenAccuracy">Share of positions where greedy (free-running) reconstruction gives the original token.</param>
 /// <param name="TeacherForcedAccuracy">Share of positions where the most likely next token, given the true prefix, is the original.</param>
 /// <param name="ExactMatch">Share of segments reconstructed exactly.</param>
+/// <param name="PrefixMatch">Mean share of a segment greedy reconstruction gets right before its first error.</param>
+/// <param name="Bleu4">Corpus BLEU-4 of the greedy reconstructions over token ids.</param>
 /// <param name="NoContextCrossEntropy">
 /// The base model's cross-entropy of the same segments after BOS alone: what the decoder knows
 /// without soft tokens. The gap to <see cref="CrossEntropy"/> is what the soft tokens carry.
 /// </param>
-public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double TeacherForcedAccuracy, double ExactMatch, double NoContextCrossEntropy)
+public sealed record ReconstructionResult(int Rate, int Segments, long Tokens, int SoftTokensPerSegment, double CrossEntropy, double TokenAccuracy, double TeacherForcedAccuracy, double ExactMatch, double NoContextCrossEntropy,
+    double PrefixMatch, double Bleu4)
 {
     /// <summary>Information the soft tokens carry about the text, in bits per soft token (teacher-forced gain over no context).</summary>
     public double BitsPerSoftToken => (NoContextCrossEntropy - CrossEntropy) * Tokens / Math.Log(2) / (Segments * (double)SoftTokensPerSegment);
@@ -56,8 +59,9 @@ public static class GmsaEvaluation
         var segments = Windows(corpus, segment, maxSegments);
         int m = GroupMerging.GroupCount(segment, rate);
         double nats = 0, plain = 0;
-        long tokens = 0, correct = 0, forced = 0;
-        int exact = 0, done = 0;
+        long tokens = 0, forced = 0;
+        int done = 0;
+        var metrics = new Evaluation.ReconstructionMetrics();
         foreach (var chunk in segments.Chunk(Batch))
         {
             var pass = new GmsaPass(model, chunk.Length, m, new Gradients([]));
@@ -69,17 +73,14 @@ public static class GmsaEvaluation
                 foreach (float loss in pass.TextLosses(b, segment))
                     nats += loss;
                 forced += pass.TeacherForcedMatches(b, chunk[b]);
-                var restored = GmsaInference.Reconstruct(model, pass.Soft(b), segment);
-                int same = 0;
-                for (int i = 0; i < segment; i++)
-                    same += restored[i] == chunk[b][i] ? 1 : 0;
-                correct += same;
-                exact += same == segment ? 1 : 0;
+                metrics.Add(chunk[b], GmsaInference.Reconstruct(model, pass.Soft(b), segment));
                 tokens += segment;
                 progress?.Report(++done);
             }
         }
-        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, (double)correct / tokens, (double)forced / tokens, (double)exact / segments.Count, plain / tokens);
+        var score = metrics.Score();
+        return new ReconstructionResult(rate, segments.Count, tokens, m, nats / tokens, score.TokenAccuracy, (double)forced / tokens, score.ExactMatch, plain / tokens,
+            score.PrefixMatch, score.Bleu4);
     }
 
     public static ContinuationResult Continuation(GmsaModel model, int[] corpus, int rate, int continuation, int maxSamples, IProgress<long>? progress = null)

@@ -40,7 +40,7 @@ public sealed class DevelopmentProbe
     public ProbeResult Measure(LlamaModel model, int window = 256)
     {
         var copy = CopyTest.Run(model, _passages, _bos, _separator);
-        var bits = _slices.ToDictionary(e => e.Key, e => Evaluation.CrossEntropy(model, e.Value, _bos, window: Math.Min(window, model.Config.MaxSequenceLength)).BitsPerToken);
+        var bits = _slices.ToDictionary(e => e.Key, e => Perplexity.CrossEntropy(model, e.Value, _bos, window: Math.Min(window, model.Config.MaxSequenceLength)).BitsPerToken);
         return new ProbeResult(copy, bits);
     }
 }

@@ -11,7 +11,7 @@ public sealed record EvaluationResult(double Nats, long Tokens, long Bytes)
     public double BitsPerByte => Bytes > 0 ? Nats / Math.Log(2) / Bytes : double.NaN;
 }
 
-public static class Evaluation
+public static class Perplexity
 {
     /// <summary>
     /// Splits the text tokens into consecutive windows of <paramref name="window"/> − 1 tokens, each
