@@ -22,6 +22,7 @@ public static class Program
         ["metatokens-phases"] = MetaTokens.MetaTokenPhasesCommand.Run,
         ["metatokens-guard"] = MetaTokens.MetaTokenGuardCommand.Run,
         ["corpus-split"] = Corpora.CorpusSplitCommand.Run,
+        ["plot-training"] = Pretraining.PlotTrainingCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
     };
 

@@ -10,7 +10,11 @@ public enum EpisodeKind
     Natural,
     /// <summary>Pieces of text in which passages recur: a passage, a separator, maybe other text, and the passage again.</summary>
     Repeat,
-    /// <summary>A random token sequence repeated to the end of the row: the copy signal at its strongest.</summary>
+    /// <summary>
+    /// A pattern repeated to the end of the row: the copy signal at its strongest. The pattern is
+    /// either uniform random ids, or a window of natural text, whose common tokens recur within it
+    /// so that only a match on several previous tokens says what comes next.
+    /// </summary>
     SyntheticCopy,
     /// <summary>A story sampled from the teacher model, trained towards the teacher's own next-token distributions.</summary>
     TeacherStory,
@@ -23,6 +27,9 @@ public sealed record MixtureWeights
     public double Repeat { get; init; } = 0.30;
     public double SyntheticCopy { get; init; } = 0.10;
     public double TeacherStory { get; init; } = 0.15;
+
+    /// <summary>Share of synthetic copy rows whose pattern is a window of natural text (the rest: uniform random ids).</summary>
+    public double SyntheticFromText { get; init; } = 0.5;
 
     /// <summary>Domain weights for natural windows and for the passages of repeat episodes.</summary>
     public IReadOnlyDictionary<TextDomain, double> Domains { get; init; } = new Dictionary<TextDomain, double>
@@ -133,8 +140,11 @@ internal sealed class EpisodeBuilder
     {
         int period = Between(6, Math.Min(128, Math.Max(6, body.Length / 2)), ref rng);
         Span<int> pattern = stackalloc int[period];
-        foreach (ref int token in pattern)
-            token = Between(FirstOrdinaryId, _vocabulary - 1, ref rng);
+        if (_domains.Length > 0 && Uniform(ref rng) < _weights.SyntheticFromText)
+            Window(PickDomain(ref rng), period, ref rng).CopyTo(pattern);
+        else
+            foreach (ref int token in pattern)
+                token = Between(FirstOrdinaryId, _vocabulary - 1, ref rng);
         for (int i = 0; i < body.Length; i++)
             body[i] = pattern[i % period];
     }
