@@ -36,8 +36,6 @@ public static class GmsaCommands
 
     private static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object." };
 
-    private static Option<int?> ThreadsOption() => new("--threads") { Description = "Threads for the engine (default: all cores)." };
-
     private static Argument<string> FolderArgument() => new("dir") { Description = "A GMSA folder written by `terse gmsa train`." };
 
     private static Command TrainCommand()
@@ -58,7 +56,7 @@ public static class GmsaCommands
             DefaultValueFactory = _ => 0,
         };
         var common = new TrainingOptions(defaultSteps: 1000, defaultRate: 2e-3f);
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("train", "Autoencoder pretraining: the frozen decoder learns to reconstruct each segment from its soft tokens.")
         {
@@ -67,7 +65,7 @@ public static class GmsaCommands
         common.AddTo(command);
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             string modelSource = parse.GetValue(model) ?? ModelResolver.DefaultFor("gmsa train");
             string tokenizerSource = ModelResolver.TokenizerSource(parse.GetValue(tokenizer), modelSource);
             var decoder = ModelResolver.Load(modelSource);
@@ -108,7 +106,7 @@ public static class GmsaCommands
         var continuation = new Option<int>("--continuation") { Description = "Tokens the decoder predicts after each compressed segment.", DefaultValueFactory = _ => 32 };
         var rank = new Option<int>("--rank") { Description = "LoRA rank on the decoder's q, k, v projections.", DefaultValueFactory = _ => 8 };
         var common = new TrainingOptions(defaultSteps: 500, defaultRate: 2e-3f);
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("keft", "Knowledge-extraction fine-tuning: LoRA on the decoder's q, k, v learns to continue a story from its soft tokens (encoder and LSA frozen; an adapter from --decoder-rank goes on training).")
         {
@@ -117,7 +115,7 @@ public static class GmsaCommands
         common.AddTo(command);
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             var (compressor, vocabulary) = Load(parse.GetValue(folder)!, parse.GetValue(model), parse.GetValue(tokenizer));
             int rankValue = parse.GetValue(rank);
             if (rankValue < 1 || rankValue > compressor.Decoder.Config.Dim)
@@ -150,7 +148,7 @@ public static class GmsaCommands
         var task = new Option<string>("--task") { Description = "reconstruct (autoencoding) or continue (story continuation from soft context).", DefaultValueFactory = _ => "reconstruct" };
         var samples = new Option<int>("--samples") { Description = "Held-out segments (non-overlapping, from the start of the file).", DefaultValueFactory = _ => 100 };
         var continuation = new Option<int>("--continuation") { Description = "Continuation tokens for --task continue.", DefaultValueFactory = _ => 32 };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("eval", "Held-out evaluation: reconstruction accuracy and cross-entropy per rate, or continuation cross-entropy with soft / full / no context.")
         {
@@ -158,7 +156,7 @@ public static class GmsaCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             var (compressor, vocabulary) = Load(parse.GetValue(folder)!, parse.GetValue(model), parse.GetValue(tokenizer));
             var corpus = Tokenize(vocabulary, [parse.GetValue(file)!]);
             int count = parse.GetValue(samples);
@@ -414,15 +412,6 @@ public static class GmsaCommands
         if (!compressor.Settings.Accepts(r))
             throw new CliException($"rate {r} does not fit this compressor (segment {segment}, trained rates {string.Join(",", rates)})");
         return r;
-    }
-
-    private static void ApplyThreads(int? threads)
-    {
-        if (threads is null)
-            return;
-        if (threads < 1)
-            throw new CliException($"--threads must be ≥ 1, got {threads}");
-        Terse.Neural.Numerics.Compute.Threads = threads.Value;
     }
 
     private sealed class Progress(Action<long> report) : IProgress<long>

@@ -40,8 +40,6 @@ public static class LmCommands
 
     private static Option<string?> AdapterOption() => new("--adapter") { Description = "A LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply." };
 
-    private static Option<int?> ThreadsOption() => new("--threads") { Description = "Threads for the engine (default: all cores)." };
-
     private static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object." };
 
     private static Command GenerateCommand()
@@ -58,7 +56,7 @@ public static class LmCommands
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy (deterministic).", DefaultValueFactory = _ => 1.0f };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling threshold; 1 or 0 = off.", DefaultValueFactory = _ => 0.9f };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: from the clock)." };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("generate", "Continue a prompt; the output matches llama2.c's run.c byte for byte.")
         {
@@ -66,7 +64,7 @@ public static class LmCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             int stepCount = parse.GetValue(steps);
             if (stepCount < 0)
                 throw new CliException($"--steps must be ≥ 0, got {stepCount}");
@@ -119,7 +117,7 @@ public static class LmCommands
         var adapter = AdapterOption();
         var file = new Argument<string?>("file") { Description = "Text to score (default: stdin).", Arity = ArgumentArity.ZeroOrOne };
         var window = new Option<int?>("--window") { Description = "Context window in tokens, BOS included (default: the model's length)." };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("eval", "Cross-entropy of a text: nats/token, bits/token and bits/byte.")
         {
@@ -127,7 +125,7 @@ public static class LmCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             var loaded = ModelResolver.Load(parse.GetValue(model)!);
             var lora = LoadAdapter(loaded, parse.GetValue(adapter));
             var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), parse.GetValue(model)!, loaded.Config.VocabSize);
@@ -181,7 +179,7 @@ public static class LmCommands
         var validation = new Option<string?>("--validation") { Description = "A held-out text file scored before and after training." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file: resumed from when it exists, written every --checkpoint-every updates and at the end." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 100 };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("train", "Fine-tune (LoRA or full) or train from scratch on text files.")
         {
@@ -190,7 +188,7 @@ public static class LmCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             string? modelPath = parse.GetValue(model);
             string? shapeText = parse.GetValue(shape);
             if ((modelPath is null) == (shapeText is null))
@@ -346,15 +344,6 @@ public static class LmCommands
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    private static void ApplyThreads(int? threads)
-    {
-        if (threads is null)
-            return;
-        if (threads < 1)
-            throw new CliException($"--threads must be ≥ 1, got {threads}");
-        Compute.Threads = threads.Value;
     }
 
     private static LoraAdapter? LoadAdapter(LlamaModel model, string? folder)

@@ -16,12 +16,12 @@ public static class ModelCommands
             var rows = ModelResolver.BuiltIns.Select(m =>
             {
                 var config = ModelResolver.Load(m.Name).Config;
-                return new { m.Name, m.DefaultFor, m.Tokenizer, Parameters = config.ParameterCount, Shape = config, m.Description, m.Card };
+                return new { m.Name, m.DefaultFor, m.Tokenizer, Parameters = config.ParameterCount, Shape = config, m.ReadsContext, m.Description, m.Card };
             }).ToArray();
             if (parse.GetValue(json))
                 CliIO.WriteJson(rows.Select(r => new
                 {
-                    r.Name, r.DefaultFor, r.Tokenizer, r.Parameters, r.Description, r.Card,
+                    r.Name, r.DefaultFor, r.Tokenizer, r.Parameters, r.ReadsContext, r.Description, r.Card,
                     Dim = r.Shape.Dim, Layers = r.Shape.Layers, Heads = r.Shape.Heads, Vocabulary = r.Shape.VocabSize, Context = r.Shape.MaxSequenceLength,
                 }));
             else

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Terse.Cli.Infrastructure;
 using Terse.Neural;
 using Terse.Neural.Checkpoints;
-using Terse.Neural.Numerics;
 using Terse.Pretraining;
 using Terse.Tokenization;
 using Terse.Models;
@@ -28,7 +27,7 @@ public static class PretrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 200 };
         var probeEvery = new Option<int>("--probe-every") { Description = "Updates between development probes (copy test and bits/token; 0: only at the end).", DefaultValueFactory = _ => 500 };
         var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with a checkpoint) after this many minutes; run again to resume." };
-        var threads = new Option<int?>("--threads") { Description = "Threads for the engine (default: all cores)." };
+        var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object at the end." };
         var command = new Command("pretrain", "Train a new base model that copies from its context: induction stage, then a mixture of text, repeated passages and teacher stories.")
         {
@@ -36,8 +35,7 @@ public static class PretrainCommand
         };
         command.SetGuardedAction(parse =>
         {
-            if (parse.GetValue(threads) is { } t)
-                Compute.Threads = t >= 1 ? t : throw new CliException($"--threads must be ≥ 1, got {t}");
+            EngineThreads.Apply(parse.GetValue(threads));
             var vocabulary = TokenizerRegistry.Load(parse.GetValue(tokenizer)!);
             int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
             var recipe = new BaseModelRecipe { Seed = parse.GetValue(seed) };
@@ -174,7 +172,7 @@ public static class CopyTestCommand
         var passages = new Option<int>("--passages") { Description = "Passages per source.", DefaultValueFactory = _ => 100 };
         var minTokens = new Option<int>("--min-tokens") { Description = "Shortest passage.", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Longest passage.", DefaultValueFactory = _ => 200 };
-        var threads = new Option<int?>("--threads") { Description = "Threads for the engine (default: all cores)." };
+        var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("copy-test", "Each passage twice in one window (BOS, passage, blank line, passage): bits/token of the first and of the second occurrence, per source.")
         {
@@ -182,8 +180,7 @@ public static class CopyTestCommand
         };
         command.SetGuardedAction(parse =>
         {
-            if (parse.GetValue(threads) is { } t)
-                Compute.Threads = t >= 1 ? t : throw new CliException($"--threads must be ≥ 1, got {t}");
+            EngineThreads.Apply(parse.GetValue(threads));
             string modelName = parse.GetValue(model)!;
             var loaded = ModelResolver.Load(modelName);
             var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelName, loaded.Config.VocabSize);

@@ -19,18 +19,6 @@ public static class ZTokenCommands
         root.Subcommands.Add(ztokens);
     }
 
-    private static Option<int?> ThreadsOption() => new("--threads") { Description = "Threads for the engine (default: all cores)." };
-
-    private static void ApplyThreads(int? threads)
-    {
-        if (threads is { } count)
-        {
-            if (count < 1)
-                throw new CliException("--threads must be ≥ 1");
-            Terse.Neural.Numerics.Compute.Threads = count;
-        }
-    }
-
     private static Command TrainCommand()
     {
         var model = new Option<string>("--model", "-m") { Description = $"Base model: a built-in name (default {ModelResolver.DefaultFor("ztokens train")}; `terse models` lists them), a llama2.c .bin or a Hugging Face folder.", DefaultValueFactory = _ => ModelResolver.DefaultFor("ztokens train") };
@@ -55,7 +43,7 @@ public static class ZTokenCommands
         var noise = new Option<float>("--noise") { Description = "Scale of the Gumbel noise when sampling codes.", DefaultValueFactory = _ => 0.5f };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the new weights, segment choice and noise.", DefaultValueFactory = _ => 1UL };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints (OUTPUT/checkpoint.safetensors; a later run with the same arguments resumes from it). 0: none.", DefaultValueFactory = _ => 250 };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("train", "Train a Z-token compressor and decompressor on text files (seeded; resumable from its checkpoint).")
         {
@@ -64,7 +52,7 @@ public static class ZTokenCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             string modelName = parse.GetValue(model)!;
             var baseModel = ModelResolver.Load(modelName);
             var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelName, baseModel.Config.VocabSize);
@@ -195,7 +183,7 @@ public static class ZTokenCommands
         var maxSegments = new Option<int?>("--max-segments") { Description = "Evaluate at most this many segments (from the start)." };
         var noContinuation = new Option<bool>("--no-continuation") { Description = "Skip the continuation experiment." };
         var perSegment = new Option<bool>("--per-segment") { Description = "With --json: include every segment's figures." };
-        var threads = ThreadsOption();
+        var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("eval", "Held-out evaluation: compression ratio, exact reconstruction, bits per token against the entropy bound, code length vs surprisal, continuation from Z-tokens.")
         {
@@ -203,7 +191,7 @@ public static class ZTokenCommands
         };
         command.SetGuardedAction(parse =>
         {
-            ApplyThreads(parse.GetValue(threads));
+            EngineThreads.Apply(parse.GetValue(threads));
             var (z, vocabulary) = Load(parse.GetValue(directory)!, parse.GetValue(tokenizer));
             var bytes = CliIO.ReadAllBytes(parse.GetValue(file));
             var ids = CompressCommands.TokenizeExactly(vocabulary, bytes);

@@ -8,7 +8,8 @@ namespace Terse.Models;
 /// <param name="Tokenizer">The built-in tokenizer it reads (a <see cref="TokenizerRegistry"/> name).</param>
 /// <param name="DefaultFor">The commands that use it when no model is given (e.g. <c>ztokens train</c>).</param>
 /// <param name="Card">The document that describes its data, training and figures.</param>
-public sealed record BuiltInModel(string Name, string Description, string Tokenizer, IReadOnlyList<string> DefaultFor, string Card);
+/// <param name="ReadsContext">It copies from its context (docs/base-models.md, copy test); a test checks it on held-out text.</param>
+public sealed record BuiltInModel(string Name, string Description, string Tokenizer, IReadOnlyList<string> DefaultFor, string Card, bool ReadsContext);
 
 /// <summary>
 /// The one place that turns what a user types after <c>-m</c> or <c>-t</c> into a model or a
@@ -25,7 +26,7 @@ public static class ModelResolver
     private static readonly Entry[] Table =
     [
         new(new("stories260K", "Karpathy's TinyStories Llama (260K parameters, MIT); does not copy from its context", "stories260K",
-            ["compress -m entropy", "ztokens train", "gmsa train", "lm pretrain --teacher"], "assets/README.md"), "Terse.Assets.stories260K.bin"),
+            ["compress -m entropy", "ztokens train", "gmsa train", "lm pretrain --teacher"], "assets/README.md", ReadsContext: false), "Terse.Assets.stories260K.bin"),
     ];
 
     public static IReadOnlyList<BuiltInModel> BuiltIns { get; } = [.. Table.Select(e => e.Info)];
