@@ -21,6 +21,7 @@ public static class PretrainCommand
         var tokenizer = new Option<string>("--tokenizer", "-t") { Description = "Tokenizer of the new model.", DefaultValueFactory = _ => "stories260K" };
         var inductionSteps = new Option<int?>("--induction-steps") { Description = $"Updates of the synthetic-copy stage (default {new BaseModelRecipe().InductionSteps})." };
         var mixtureSteps = new Option<int?>("--mixture-steps") { Description = $"Updates of the mixture stage (default {new BaseModelRecipe().MixtureSteps})." };
+        var annealSteps = new Option<int?>("--anneal-steps") { Description = $"Updates of the anneal stage (default {new BaseModelRecipe().AnnealSteps})." };
         var shape = new Option<string?>("--shape") { Description = "dim,hidden,layers,heads,kv_heads,seq_len (default 128,384,5,4,4,512)." };
         var teacherStories = new Option<int?>("--teacher-stories") { Description = "Stories sampled from the teacher." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the weights, rows and teacher stories.", DefaultValueFactory = _ => 1UL };
@@ -29,9 +30,9 @@ public static class PretrainCommand
         var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with a checkpoint) after this many minutes; run again to resume." };
         var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object at the end." };
-        var command = new Command("pretrain", "Train a new base model that copies from its context: induction stage, then a mixture of text, repeated passages and teacher stories.")
+        var command = new Command("pretrain", "Train a new base model that copies from its context: induction stage, a mixture of text, repeated passages and teacher stories, then an anneal.")
         {
-            output, data, teacher, tokenizer, inductionSteps, mixtureSteps, shape, teacherStories, seed, checkpointEvery, probeEvery, maxMinutes, threads, json,
+            output, data, teacher, tokenizer, inductionSteps, mixtureSteps, annealSteps, shape, teacherStories, seed, checkpointEvery, probeEvery, maxMinutes, threads, json,
         };
         command.SetGuardedAction(parse =>
         {
@@ -44,6 +45,7 @@ public static class PretrainCommand
                 recipe = recipe with { Shape = LmCommands.ParseShape(shapeText, vocabulary.VocabularySize) };
             if (parse.GetValue(inductionSteps) is { } i) recipe = recipe with { InductionSteps = i };
             if (parse.GetValue(mixtureSteps) is { } m) recipe = recipe with { MixtureSteps = m };
+            if (parse.GetValue(annealSteps) is { } a) recipe = recipe with { AnnealSteps = a };
             if (parse.GetValue(teacherStories) is { } s) recipe = recipe with { TeacherStories = s };
             if (recipe.Problem() is { } problem)
                 throw new CliException(problem);

@@ -8,7 +8,7 @@ namespace Terse.Pretraining;
 /// and induction heads form within a few thousand updates; then a mixture of natural text from
 /// every domain, episodes in which passages of real text recur, a little synthetic copying so the
 /// heads stay, and stories sampled from a teacher with its soft targets so the story domain keeps
-/// the teacher's quality.
+/// the teacher's quality; last an anneal at a falling, low learning rate with more stories.
 /// </summary>
 public sealed record BaseModelRecipe
 {
@@ -36,6 +36,27 @@ public sealed record BaseModelRecipe
 
     public MixtureWeights Mixture { get; init; } = new();
 
+    /// <summary>Updates of the anneal stage (batch and length of the mixture stage).</summary>
+    public int AnnealSteps { get; init; } = 1500;
+    public float AnnealLearningRate { get; init; } = 1e-4f;
+    public float AnnealMinLearningRate { get; init; } = 1e-5f;
+
+    /// <summary>The anneal's rows: more stories (natural and the teacher's), fewer repeats and synthetic rows.</summary>
+    public MixtureWeights AnnealMixture { get; init; } = new()
+    {
+        Natural = 0.5, Repeat = 0.2, SyntheticCopy = 0.05, TeacherStory = 0.25,
+        Domains = new Dictionary<Corpora.TextDomain, double>
+        {
+            [Corpora.TextDomain.Stories] = 0.45,
+            [Corpora.TextDomain.Encyclopedic] = 0.15,
+            [Corpora.TextDomain.News] = 0.1,
+            [Corpora.TextDomain.QuestionAnswering] = 0.1,
+            [Corpora.TextDomain.Dialogue] = 0.06,
+            [Corpora.TextDomain.Code] = 0.07,
+            [Corpora.TextDomain.Logs] = 0.07,
+        },
+    };
+
     /// <summary>Weight of the teacher's distribution in the targets of natural story windows (teacher stories always use 1).</summary>
     public float StoryDistillationWeight { get; init; } = 0.5f;
 
@@ -43,17 +64,21 @@ public sealed record BaseModelRecipe
     public int TeacherStories { get; init; } = 3000;
     public int TeacherStoryMaxTokens { get; init; } = 400;
 
-    public int TotalSteps => InductionSteps + MixtureSteps;
+    public int TotalSteps => InductionSteps + MixtureSteps + AnnealSteps;
+
+    /// <summary>The first update of the anneal stage.</summary>
+    public int AnnealStart => InductionSteps + MixtureSteps;
 
     /// <summary>Null when the recipe is usable, else what is wrong with it.</summary>
     public string? Problem()
     {
         if (Shape.Problem() is { } shape) return shape;
-        if (InductionSteps < 0 || MixtureSteps < 0 || TotalSteps < 1) return "the recipe has no steps";
+        if (InductionSteps < 0 || MixtureSteps < 0 || AnnealSteps < 0 || TotalSteps < 1) return "the recipe has no steps";
         if (InductionBatch < 1 || MixtureBatch < 1) return "batch sizes must be ≥ 1";
         if (InductionLength < 2 || InductionLength > Shape.MaxSequenceLength || MixtureLength < 2 || MixtureLength > Shape.MaxSequenceLength)
             return $"sequence lengths must be in 2..{Shape.MaxSequenceLength}";
-        if (!(LearningRate > 0) || !(InductionLearningRate > 0) || !(MinLearningRate >= 0)) return "learning rates must be positive";
+        if (!(LearningRate > 0) || !(InductionLearningRate > 0) || !(MinLearningRate >= 0) || !(AnnealLearningRate > 0) || !(AnnealMinLearningRate >= 0))
+            return "learning rates must be positive";
         if (StoryDistillationWeight is < 0 or > 1) return "the distillation weight must be in [0, 1]";
         if (Seed == 0) return "the seed must be non-zero";
         return null;

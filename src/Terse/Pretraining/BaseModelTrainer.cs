@@ -13,7 +13,7 @@ public sealed record BaseModelStep(int Step, string Stage, float Loss, IReadOnly
 
 /// <summary>
 /// Runs a <see cref="BaseModelRecipe"/>: trains a new model from seeded random weights, one update
-/// at a time, through the induction stage and the mixture stage. Checkpoints hold the weights,
+/// at a time, through the induction, mixture and anneal stages. Checkpoints hold the weights,
 /// the AdamW moments, the step and the row sampler's state, so that a run stopped anywhere resumes
 /// where it stopped and ends with the same weights on the same machine.
 /// </summary>
@@ -24,7 +24,7 @@ public sealed class BaseModelTrainer
     private readonly AdamW _optimizer;
     private readonly Gradients _gradients;
     private readonly EpisodeBuilder _induction;
-    private readonly Lazy<EpisodeBuilder> _mixture;
+    private readonly Lazy<EpisodeBuilder> _mixture, _anneal;
     private readonly Lazy<IReadOnlyList<int[]>> _teacherStories;
     private readonly PretrainingCorpus _corpus;
     private readonly int _bos;
@@ -53,8 +53,8 @@ public sealed class BaseModelTrainer
         _rng = recipe.Seed;
         _induction = new EpisodeBuilder(corpus, [], MixtureWeights.CopyOnly, bos, recipe.Shape.VocabSize, _separators);
         _teacherStories = new(() => SampleTeacherStories(teacher, recipe.TeacherStories, recipe.TeacherStoryMaxTokens, bos, recipe.Seed));
-        _mixture = new(() => new EpisodeBuilder(corpus, recipe.Mixture.TeacherStory > 0 ? _teacherStories.Value : [], recipe.Mixture, bos,
-            recipe.Shape.VocabSize, _separators));
+        _mixture = new(() => Builder(recipe.Mixture));
+        _anneal = new(() => Builder(recipe.AnnealMixture));
     }
 
     public BaseModelRecipe Recipe { get; }
@@ -70,7 +70,10 @@ public sealed class BaseModelTrainer
 
     public bool Finished => Step >= Recipe.TotalSteps;
 
-    public string StageName => Step < Recipe.InductionSteps ? "induction" : "mixture";
+    public string StageName => Step < Recipe.InductionSteps ? "induction" : Step < Recipe.AnnealStart ? "mixture" : "anneal";
+
+    private EpisodeBuilder Builder(MixtureWeights weights) =>
+        new(_corpus, weights.TeacherStory > 0 ? _teacherStories.Value : [], weights, _bos, Recipe.Shape.VocabSize, _separators);
 
     /// <summary>The teacher's stories (sampled on first use; the same seed gives the same stories).</summary>
     public IReadOnlyList<int[]> TeacherStories => _teacherStories.Value;
@@ -86,7 +89,8 @@ public sealed class BaseModelTrainer
         if (_buffers is null || _buffers.Induction != induction)
             _buffers = new StageBuffers(Model, induction ? null : _teacher, batch, time, _gradients, induction);
         var b = _buffers;
-        var builder = induction ? _induction : _mixture.Value;
+        string stage = StageName;
+        var builder = stage switch { "induction" => _induction, "mixture" => _mixture.Value, _ => _anneal.Value };
         var row = new int[time + 1];
         for (int r = 0; r < batch; r++)
         {
@@ -110,9 +114,12 @@ public sealed class BaseModelTrainer
             b.ObservedLosses, b.Scratch, batch * time, vocab);
         b.Student.Backward(b.DLogits);
         double norm = Recipe.GradientClip > 0 ? _gradients.ClipNorm(Recipe.GradientClip) : _gradients.Norm();
-        float rate = induction
-            ? Recipe.InductionLearningRate * Math.Min(1f, (Step + 1f) / Math.Max(1, Recipe.WarmupSteps))
-            : LearningRateSchedule.WarmupCosine(Step - Recipe.InductionSteps, Recipe.WarmupSteps, Recipe.MixtureSteps, Recipe.LearningRate, Recipe.MinLearningRate);
+        float rate = stage switch
+        {
+            "induction" => Recipe.InductionLearningRate * Math.Min(1f, (Step + 1f) / Math.Max(1, Recipe.WarmupSteps)),
+            "mixture" => LearningRateSchedule.WarmupCosine(Step - Recipe.InductionSteps, Recipe.WarmupSteps, Recipe.MixtureSteps, Recipe.LearningRate, Recipe.MinLearningRate),
+            _ => LearningRateSchedule.WarmupCosine(Step - Recipe.AnnealStart, 0, Recipe.AnnealSteps, Recipe.AnnealLearningRate, Recipe.AnnealMinLearningRate),
+        };
         _optimizer.Step(_gradients, rate);
         Step++;
 
@@ -131,7 +138,7 @@ public sealed class BaseModelTrainer
             }
             kindLosses[kind] = sum / n;
         }
-        return new BaseModelStep(Step, induction ? "induction" : "mixture", (float)(lossSum / Math.Max(1, counted)), kindLosses, norm, rate, batch * time);
+        return new BaseModelStep(Step, stage, (float)(lossSum / Math.Max(1, counted)), kindLosses, norm, rate, batch * time);
     }
 
     /// <summary>Writes weights, optimizer state, step and sampler state atomically (safetensors).</summary>
@@ -142,13 +149,17 @@ public sealed class BaseModelTrainer
             ["seconds"] = (EarlierSeconds + seconds).ToString("R", CultureInfo.InvariantCulture),
         });
 
-    /// <summary>Resumes from a checkpoint of the same recipe; another recipe is an <see cref="InvalidDataException"/>.</summary>
+    /// <summary>
+    /// Resumes from a checkpoint of the same recipe, or of one that this recipe extends with an anneal
+    /// stage the checkpoint has not reached (every stage it trained is the same); anything else is an
+    /// <see cref="InvalidDataException"/>.
+    /// </summary>
     public void LoadCheckpoint(string path)
     {
         double seconds = 0;
         (Step, _rng) = OptimizerCheckpoint.Load(path, Format, _optimizer, p => p.Name, field =>
         {
-            if (field("recipe") != JsonSerializer.Serialize(Recipe))
+            if (!SameStagesSoFar(field("recipe"), field("step")))
                 throw new InvalidDataException($"{path}: the checkpoint is of another recipe ({field("recipe")})");
             if (!double.TryParse(field("seconds"), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds) || !(seconds >= 0))
                 throw new InvalidDataException($"{path}: bad 'seconds' in checkpoint metadata");
@@ -156,6 +167,30 @@ public sealed class BaseModelTrainer
         if (Step > Recipe.TotalSteps)
             throw new InvalidDataException($"{path}: step {Step} is past the recipe's {Recipe.TotalSteps}");
         EarlierSeconds = seconds;
+    }
+
+    private bool SameStagesSoFar(string storedJson, string stepText)
+    {
+        string current = JsonSerializer.Serialize(Recipe);
+        if (storedJson == current)
+            return true;
+        BaseModelRecipe? stored;
+        try
+        {
+            stored = JsonSerializer.Deserialize<BaseModelRecipe>(storedJson);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        if (stored is null || !int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out int step) || step > Recipe.AnnealStart)
+            return false;
+        var extended = stored with
+        {
+            AnnealSteps = Recipe.AnnealSteps, AnnealLearningRate = Recipe.AnnealLearningRate,
+            AnnealMinLearningRate = Recipe.AnnealMinLearningRate, AnnealMixture = Recipe.AnnealMixture,
+        };
+        return JsonSerializer.Serialize(extended) == current;
     }
 
     /// <summary>

@@ -146,18 +146,18 @@ public class BaseModelTrainerTests
     {
         Shape = new LlamaConfig(16, 32, 2, 2, 2, 512, 64),
         InductionSteps = 3, InductionBatch = 2, InductionLength = 32,
-        MixtureSteps = 3, MixtureBatch = 2, MixtureLength = 64,
+        MixtureSteps = 3, MixtureBatch = 2, MixtureLength = 64, AnnealSteps = 2,
         WarmupSteps = 2, TeacherStories = 4, TeacherStoryMaxTokens = 30,
     };
 
-    private static BaseModelTrainer Trainer()
+    private static BaseModelTrainer Trainer(BaseModelRecipe? recipe = null)
     {
         var random = new Random(2);
         var corpus = PretrainingCorpus.FromTokens(new Dictionary<TextDomain, int[]>
         {
             [TextDomain.Stories] = [.. Enumerable.Range(0, 4000).Select(_ => random.Next(3, 512))],
         });
-        return new BaseModelTrainer(TinyRecipe, corpus, ModelResolver.Load("stories260K"), bos: 1, separators: [[13, 13]]);
+        return new BaseModelTrainer(recipe ?? TinyRecipe, corpus, ModelResolver.Load("stories260K"), bos: 1, separators: [[13, 13]]);
     }
 
     [Fact]
@@ -174,6 +174,7 @@ public class BaseModelTrainerTests
             for (int i = 0; i < 4; i++)
                 Assert.True(float.IsFinite(first.TrainStep().Loss));
             Assert.Equal("mixture", first.StageName);
+            Assert.Equal(8, first.Recipe.TotalSteps);
             first.SaveCheckpoint(path, seconds: 1.5);
             var resumed = Trainer();
             resumed.LoadCheckpoint(path);
@@ -183,6 +184,31 @@ public class BaseModelTrainerTests
                 resumed.TrainStep();
             Assert.Equal(straight.Model.ComputeIdentity(), resumed.Model.ComputeIdentity());
             Assert.Throws<InvalidOperationException>(() => resumed.TrainStep());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_run_may_be_extended_by_an_anneal_stage_it_has_not_reached()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"terse-base-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var shorter = Trainer(TinyRecipe with { AnnealSteps = 0 });
+            while (!shorter.Finished)
+                shorter.TrainStep();
+            shorter.SaveCheckpoint(path, 2);
+            var extended = Trainer(TinyRecipe with { AnnealSteps = 3, AnnealLearningRate = 5e-5f });
+            extended.LoadCheckpoint(path);
+            Assert.Equal("anneal", extended.StageName);
+            while (!extended.Finished)
+                Assert.Equal("anneal", extended.TrainStep().Stage);
+            // A mixture stage that differs is not an extension.
+            var other = Trainer(TinyRecipe with { AnnealSteps = 3, MixtureSteps = 4 });
+            Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path));
         }
         finally
         {
