@@ -25,8 +25,10 @@ public static class ModelResolver
     // One line per built-in model: the shipped file (an embedded resource, llama2.c format) and what it is the default of.
     private static readonly Entry[] Table =
     [
+        new(new("terse1M", "Terse's base model (1.1M parameters): stories, Wikipedia, news, QA, dialogue, code and logs; copies from its context",
+            "stories260K", ["ztokens train", "gmsa train"], "docs/base-models.md", ReadsContext: true), "Terse.Assets.terse1M.bin"),
         new(new("stories260K", "Karpathy's TinyStories Llama (260K parameters, MIT); does not copy from its context", "stories260K",
-            ["compress -m entropy", "ztokens train", "gmsa train", "lm pretrain --teacher"], "assets/README.md", ReadsContext: false), "Terse.Assets.stories260K.bin"),
+            ["compress -m entropy", "lm pretrain --teacher"], "assets/README.md", ReadsContext: false), "Terse.Assets.stories260K.bin"),
     ];
 
     public static IReadOnlyList<BuiltInModel> BuiltIns { get; } = [.. Table.Select(e => e.Info)];

@@ -83,3 +83,23 @@ public class ModelResolverTests
         Assert.Contains("--tokenizer", missing.Stderr);
     }
 }
+
+/// <summary>Each shipped model that is meant to read its context does, on a small held-out case.</summary>
+public class ShippedModelCopyTests
+{
+    public static TheoryData<string> CopyingModels() => new(ModelResolver.BuiltIns.Where(m => m.ReadsContext).Select(m => m.Name));
+
+    [Theory]
+    [MemberData(nameof(CopyingModels))]
+    public void A_held_out_passage_costs_little_the_second_time(string name)
+    {
+        var tokenizer = ModelResolver.LoadTokenizer(null, name);
+        var folder = Path.Combine(TestData.SharedDataRoot, "text");
+        var passages = new[] { "tinystories_valid_head.txt", "wikitext2_raw_test.txt" }
+            .SelectMany(file => Terse.Pretraining.CopyTest.Passages(folder, Terse.Corpora.TextCorpus.Source(file), Terse.Corpora.Split.HeldOut, tokenizer, 4, 64, 120))
+            .Select(p => p.Tokens).ToList();
+        var result = Terse.Pretraining.CopyTest.Run(ModelResolver.Load(name), passages, tokenizer.BosId!.Value, Terse.Pretraining.CopyTest.SeparatorIds(tokenizer, "\n\n"));
+        Assert.True(result.SecondBitsPerToken < 0.5, $"{name}: second copy {result.SecondBitsPerToken:F3} bits/token");
+        Assert.True(result.SecondBitsPerToken < result.FirstBitsPerToken / 5, $"{name}: {result.FirstBitsPerToken:F3} → {result.SecondBitsPerToken:F3}");
+    }
+}
