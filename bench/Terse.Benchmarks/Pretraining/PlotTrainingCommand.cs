@@ -37,7 +37,7 @@ public static class PlotTrainingCommand
         losses.Title("training loss by episode kind");
         losses.YLabel("nats/token");
         losses.XLabel("update");
-        losses.ShowLegend();
+        losses.ShowLegend(ScottPlot.Alignment.UpperRight);
         losses.SavePng(args[1] + ".loss.png", 900, 450);
         var probe = new ScottPlot.Plot();
         double[] x = [.. probes.Select(p => (double)p.GetProperty("step").GetInt32())];
@@ -54,7 +54,7 @@ public static class PlotTrainingCommand
         probe.Title("development probe");
         probe.XLabel("update");
         probe.YLabel("bits/token");
-        probe.ShowLegend();
+        probe.ShowLegend(ScottPlot.Alignment.UpperRight);
         probe.SavePng(args[1] + ".probe.png", 900, 450);
         Console.WriteLine($"{args[1]}.loss.png, {args[1]}.probe.png: {steps.Count} logged updates, {probes.Count} probes");
         return 0;

@@ -6,7 +6,7 @@ namespace Terse.Cli.Commands;
 /// <summary>
 /// <c>-m entropy</c>: arithmetic coding with a language model's next-token probabilities, stored in
 /// the TSEC container (docs/formats.md, "Entropy-coded container"). Default model: the built-in
-/// stories260K with its tokenizer.
+/// <see cref="EntropyCompression.DefaultModel"/> with its tokenizer.
 /// </summary>
 internal sealed class EntropyCompressionMethod : ICompressionMethod
 {

@@ -14,7 +14,7 @@ public sealed record EntropyCompressionReport(
 
 /// <summary>
 /// The entropy coder as a compression method for the command line: resolves model and tokenizer
-/// names (the built-in <c>stories260K</c> pair by default, or llama2.c / SentencePiece files),
+/// names (a built-in model and its tokenizer, <see cref="DefaultModel"/> by default, or llama2.c / SentencePiece files),
 /// and compresses or decompresses whole buffers with progress in tokens.
 /// </summary>
 public static class EntropyCompression

@@ -26,9 +26,9 @@ public static class ModelResolver
     private static readonly Entry[] Table =
     [
         new(new("terse1M", "Terse's base model (1.1M parameters): stories, Wikipedia, news, QA, dialogue, code and logs; copies from its context",
-            "stories260K", ["ztokens train", "gmsa train"], "docs/base-models.md", ReadsContext: true), "Terse.Assets.terse1M.bin"),
+            "stories260K", ["ztokens train", "gmsa train", "eval", "compress -m entropy"], "docs/base-models.md", ReadsContext: true), "Terse.Assets.terse1M.bin"),
         new(new("stories260K", "Karpathy's TinyStories Llama (260K parameters, MIT); does not copy from its context", "stories260K",
-            ["compress -m entropy", "lm pretrain --teacher"], "assets/README.md", ReadsContext: false), "Terse.Assets.stories260K.bin"),
+            ["lm pretrain --teacher"], "assets/README.md", ReadsContext: false), "Terse.Assets.stories260K.bin"),
     ];
 
     public static IReadOnlyList<BuiltInModel> BuiltIns { get; } = [.. Table.Select(e => e.Info)];

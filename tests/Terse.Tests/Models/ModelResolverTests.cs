@@ -47,7 +47,7 @@ public class ModelResolverTests
     [Fact]
     public void Every_default_names_a_built_in_model()
     {
-        foreach (var command in new[] { "compress -m entropy", "ztokens train", "gmsa train", "lm pretrain --teacher" })
+        foreach (var command in new[] { "compress -m entropy", "ztokens train", "gmsa train", "eval", "lm pretrain --teacher" })
             Assert.NotNull(ModelResolver.FindBuiltIn(ModelResolver.DefaultFor(command)));
         Assert.Throws<ArgumentException>(() => ModelResolver.DefaultFor("no such command"));
     }
