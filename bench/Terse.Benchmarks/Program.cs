@@ -23,6 +23,7 @@ public static class Program
         ["metatokens-guard"] = MetaTokens.MetaTokenGuardCommand.Run,
         ["corpus-split"] = Corpora.CorpusSplitCommand.Run,
         ["plot-training"] = Pretraining.PlotTrainingCommand.Run,
+        ["plot-eval"] = Evaluation.PlotEvaluationCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
     };
 

@@ -13,6 +13,7 @@ public static class Program
         // Each capability adds its commands here: Commands/<Capability>Commands.cs.
         Commands.CompressCommands.AddTo(root);
         Commands.DemoCommand.AddTo(root);
+        Commands.EvalCommand.AddTo(root);
         Commands.GmsaCommands.AddTo(root);
         Commands.LmCommands.AddTo(root);
         Commands.ModelCommands.AddTo(root);

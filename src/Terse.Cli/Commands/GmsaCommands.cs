@@ -382,7 +382,8 @@ public static class GmsaCommands
             Console.Out.WriteLine($"{summary.Stage}: {summary.Steps} steps in {summary.Seconds:F1} s, loss {summary.FirstLoss:F4} → {summary.LastLoss:F4} (mean of the last 50): {summary.Output}");
     }
 
-    private static (GmsaModel Compressor, Tokenizer Tokenizer) Load(string folder, string? model, string? tokenizer)
+    /// <summary>Loads a compressor folder onto a fresh instance of its base model (the one recorded, or <paramref name="model"/>).</summary>
+    internal static (GmsaModel Compressor, Tokenizer Tokenizer) Load(string folder, string? model, string? tokenizer)
     {
         if (!Directory.Exists(folder))
             throw new CliException($"no such GMSA folder: {folder}");

@@ -68,9 +68,8 @@ public static class LmCommands
             int stepCount = parse.GetValue(steps);
             if (stepCount < 0)
                 throw new CliException($"--steps must be ≥ 0, got {stepCount}");
-            var loaded = ModelResolver.Load(parse.GetValue(model)!);
+            var (loaded, vocabulary) = ModelResolver.LoadWithTokenizer(parse.GetValue(model)!, parse.GetValue(tokenizer));
             var lora = LoadAdapter(loaded, parse.GetValue(adapter));
-            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), parse.GetValue(model)!, loaded.Config.VocabSize);
             ulong seedValue = parse.GetValue(seed) ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             if (seedValue == 0)
                 throw new CliException("--seed must be non-zero");
@@ -126,9 +125,8 @@ public static class LmCommands
         command.SetGuardedAction(parse =>
         {
             EngineThreads.Apply(parse.GetValue(threads));
-            var loaded = ModelResolver.Load(parse.GetValue(model)!);
+            var (loaded, vocabulary) = ModelResolver.LoadWithTokenizer(parse.GetValue(model)!, parse.GetValue(tokenizer));
             var lora = LoadAdapter(loaded, parse.GetValue(adapter));
-            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), parse.GetValue(model)!, loaded.Config.VocabSize);
             var bytes = CliIO.ReadAllBytes(parse.GetValue(file));
             var tokens = Tokenize(vocabulary, bytes);
             if (tokens.Length == 0)

@@ -184,8 +184,7 @@ public static class CopyTestCommand
         {
             EngineThreads.Apply(parse.GetValue(threads));
             string modelName = parse.GetValue(model)!;
-            var loaded = ModelResolver.Load(modelName);
-            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelName, loaded.Config.VocabSize);
+            var (loaded, vocabulary) = ModelResolver.LoadWithTokenizer(modelName, parse.GetValue(tokenizer));
             int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
             int count = parse.GetValue(passages), low = parse.GetValue(minTokens), high = parse.GetValue(maxTokens);
             if (count < 1 || low < 1 || high < low)

@@ -54,8 +54,7 @@ public static class ZTokenCommands
         {
             EngineThreads.Apply(parse.GetValue(threads));
             string modelName = parse.GetValue(model)!;
-            var baseModel = ModelResolver.Load(modelName);
-            var vocabulary = ModelResolver.LoadTokenizer(parse.GetValue(tokenizer), modelName, baseModel.Config.VocabSize);
+            var (baseModel, vocabulary) = ModelResolver.LoadWithTokenizer(modelName, parse.GetValue(tokenizer));
             int bos = vocabulary.BosId ?? throw new CliException($"tokenizer '{vocabulary.Name}' has no BOS token");
             if (vocabulary.VocabularySize > baseModel.Config.VocabSize)
                 throw new CliException($"tokenizer '{vocabulary.Name}' has {vocabulary.VocabularySize} tokens, the model {baseModel.Config.VocabSize}");

@@ -65,6 +65,13 @@ public static class ModelResolver
     /// <summary>The canonical name of a built-in (its own spelling), or the full path of a model file or folder.</summary>
     public static string RecordedName(string nameOrPath) => Find(nameOrPath)?.Info.Name ?? Path.GetFullPath(nameOrPath);
 
+    /// <summary>A model (<see cref="Load"/>) with its tokenizer (<see cref="LoadTokenizer"/>: the one given, or the model's own).</summary>
+    public static (LlamaModel Model, Tokenizer Tokenizer) LoadWithTokenizer(string model, string? tokenizer)
+    {
+        var loaded = Load(model);
+        return (loaded, LoadTokenizer(tokenizer, model, loaded.Config.VocabSize));
+    }
+
     /// <summary>
     /// The tokenizer given (<paramref name="tokenizer"/>: a built-in name or a file, llama2.c files
     /// read for <paramref name="vocabularySize"/> entries); none given: the built-in model's own, or
