@@ -39,22 +39,27 @@ public static class EvalCommand
             string? outputFolder = parse.GetValue(output);
             if (outputFolder is not null)
                 Directory.CreateDirectory(outputFolder);
-            var trained = new List<IContextMethod>();
+            var methods = new List<IContextMethod>(EvaluationHarness.BaseMethods(loaded, vocabulary));
             foreach (var compressor in parse.GetValue(gmsa) ?? [])
             {
                 var (soft, softTokenizer) = GmsaCommands.Load(compressor, modelName, null);
                 CheckTokenizer(softTokenizer, vocabulary, compressor);
-                trained.Add(new SoftTokenMethod(soft));
+                methods.Add(new SoftTokenMethod(soft));
             }
             foreach (var directory in parse.GetValue(ztokens) ?? [])
             {
                 var (z, zTokenizer) = ZTokenCommands.Load(directory, null);
                 CheckTokenizer(zTokenizer, vocabulary, directory);
-                trained.Add(new ZTokenDecoding(new Terse.ZTokens.ZTokenCodec(z), loaded));
+                var codec = new Terse.ZTokens.ZTokenCodec(z);
+                methods.Add(new ZTokenDecoding(codec, loaded));
+                methods.Add(new ZTokenReading(codec));
             }
-            if (trained.Select(m => m.Name).Distinct().Count() != trained.Count)
-                throw new CliException($"two trained methods have the same name ({string.Join(", ", trained.Select(m => m.Name))}): give one folder of each kind");
-            var plan = EvaluationHarness.Plan(loaded, vocabulary, folder, chosen, trained);
+            if (methods.Select(m => m.Name).Distinct().Count() != methods.Count)
+                throw new CliException($"two methods have the same name ({string.Join(", ", methods.Select(m => m.Name))}): give one folder of each kind");
+            long tuningSteps = EvaluationHarness.TuningSteps(methods, chosen);
+            if (tuningSteps > 0)
+                methods.AddRange(ProgressReporter.Run("tuning readers", tuningSteps, bar => EvaluationHarness.TuneReaders(methods, vocabulary, folder, chosen, bar)));
+            var plan = EvaluationHarness.Plan(loaded, vocabulary, folder, chosen, methods);
             var records = ProgressReporter.Run($"eval {chosen.Name}", plan.Steps, bar => EvaluationHarness.Run(loaded, vocabulary, plan, bar));
             string recorded = ModelResolver.RecordedName(modelName);
             string markdown = EvaluationReport.Markdown(records, recorded, chosen);

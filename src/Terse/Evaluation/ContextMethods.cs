@@ -190,7 +190,6 @@ public sealed class SoftTokenMethod(GmsaModel model, string? name = null) : ICon
 /// Z-tokens (Li et al. 2026) read through their decompressor: each segment is coded greedily, the
 /// code is decoded greedily back to text, and the base model reads that text. The rate counts
 /// Z-tokens (learned lengths: one natural rate); the reader's cost is that of the decoded text.
-/// Answering directly from Z-tokens is not trained yet.
 /// </summary>
 public sealed class ZTokenDecoding(ZTokenCodec codec, LlamaModel reader) : IContextMethod
 {
@@ -199,17 +198,65 @@ public sealed class ZTokenDecoding(ZTokenCodec codec, LlamaModel reader) : ICont
 
     public CompressedContext Compress(int[] context, double rate)
     {
-        int segment = codec.Model.Shape.SegmentLength, codeLength = 0;
-        var decoded = new List<int>(context.Length);
+        var codes = ZTokenReading.CodeSegments(codec, context);
+        int[] text = [.. codes.SelectMany(c => codec.Decode(c.Code, c.Length, Corrections.None))];
+        return new CompressedContext(codes.Sum(c => c.Code.Length), ReaderInput.OfTokens(reader, text), () => text);
+    }
+}
+
+/// <summary>
+/// Z-tokens read as they are, with no text in between: the context becomes
+/// <c>Begin z… End Begin z… End …</c> (one group per segment) in the Z-token model's extended
+/// vocabulary, read by its frozen base (untuned) or by a reader adapter fine-tuned to read codes
+/// (<see cref="TunedReader"/>). The rate counts Z-tokens, not delimiters; reconstruction is the
+/// decompressor's.
+/// </summary>
+public sealed class ZTokenReading(ZTokenCodec codec) : IContextMethod
+{
+    public string Name => "ztokens-untuned";
+    public bool TakesRate => false;
+
+    public CompressedContext Compress(int[] context, double rate)
+    {
+        var codes = CodeSegments(codec, context);
+        var vocabulary = codec.Model.Vocabulary;
+        int[] ids = [.. codes.SelectMany(c => (int[])[vocabulary.Begin, .. c.Code, vocabulary.End])];
+        return new CompressedContext(codes.Sum(c => c.Code.Length), ReaderInput.OfTokens(codec.Model.Model, ids),
+            () => [.. codes.SelectMany(c => codec.Decode(c.Code, c.Length, Corrections.None))]);
+    }
+
+    /// <summary>The greedy code of each segment of the Z-token model's length, with the segment's length.</summary>
+    internal static List<(int[] Code, int Length)> CodeSegments(ZTokenCodec codec, int[] context)
+    {
+        int segment = codec.Model.Shape.SegmentLength;
+        var codes = new List<(int[], int)>();
         for (int start = 0; start < context.Length; start += segment)
         {
             var piece = context.AsSpan(start, Math.Min(segment, context.Length - start));
-            var code = codec.Encode(piece);
-            codeLength += code.Length;
-            decoded.AddRange(codec.Decode(code, piece.Length, Corrections.None));
+            codes.Add((codec.Encode(piece), piece.Length));
         }
-        int[] text = [.. decoded];
-        return new CompressedContext(codeLength, ReaderInput.OfTokens(reader, text), () => text);
+        return codes;
+    }
+}
+
+/// <summary>
+/// A method read by a reader adapter fine-tuned on its compressed contexts
+/// (<see cref="ReaderTuning"/>): the meta-token seed's own setting, and the way a reader learns to
+/// read Z-tokens. The compression is the inner method's.
+/// </summary>
+public sealed class TunedReader(IContextMethod inner, LoraAdapter adapter, string name) : IContextMethod
+{
+    public string Name => name;
+    public bool TakesRate => inner.TakesRate;
+    public IContextMethod Inner => inner;
+    public LoraAdapter Adapter => adapter;
+
+    public bool Accepts(double rate) => inner.Accepts(rate);
+
+    public CompressedContext Compress(int[] context, double rate)
+    {
+        var compressed = inner.Compress(context, rate);
+        return compressed with { Input = compressed.Input with { Adapter = adapter } };
     }
 }
 

@@ -28,6 +28,10 @@ public sealed class ContextReader(Tokenizer tokenizer)
 {
     private readonly int _bos = tokenizer.BosId ?? throw new ArgumentException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token");
 
+    // A reader may have more outputs than the tokenizer has tokens (a Z-token model's codes and
+    // delimiters): it writes text, so scores and choices are over the text tokens only.
+    private readonly int _text = tokenizer.VocabularySize;
+
     /// <summary>Σ −log2 p of <paramref name="target"/> after <c>[BOS] input lead</c> (the lead is read, not scored).</summary>
     public double ContinuationBits(ReaderInput input, ReadOnlySpan<int> lead, ReadOnlySpan<int> target)
     {
@@ -37,13 +41,13 @@ public sealed class ContextReader(Tokenizer tokenizer)
         if (!lead.IsEmpty)
             last = session.Prefill(lead).ToArray();
         int vocabulary = input.Model.Config.VocabSize;
-        double bits = Bits(last, target[0]);
+        double bits = Bits(last.AsSpan(0, _text), target[0]);
         if (target.Length > 1)
         {
             var logits = new float[(target.Length - 1) * vocabulary];   // [target − 1][vocabulary]: after each target token but the last
             session.Prefill(target[..^1], logits);
             for (int i = 1; i < target.Length; i++)
-                bits += Bits(logits.AsSpan((i - 1) * vocabulary, vocabulary), target[i]);
+                bits += Bits(logits.AsSpan((i - 1) * vocabulary, _text), target[i]);
         }
         return bits;
     }
@@ -64,7 +68,7 @@ public sealed class ContextReader(Tokenizer tokenizer)
         var answer = new List<int>();
         while (answer.Count < maxTokens)
         {
-            int next = Sampler.ArgMax(logits);
+            int next = Sampler.ArgMax(logits.AsSpan(0, _text));
             if (next == _bos || next == tokenizer.EosId)
                 break;
             answer.Add(next);
@@ -93,7 +97,7 @@ public sealed class ContextReader(Tokenizer tokenizer)
         var output = new int[length];
         for (int i = 0; i < length; i++)
         {
-            output[i] = Sampler.ArgMax(logits);
+            output[i] = Sampler.ArgMax(logits.AsSpan(0, _text));
             if (i + 1 < length)
                 logits = session.Step(output[i]).ToArray();
         }

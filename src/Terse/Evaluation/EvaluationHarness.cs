@@ -37,14 +37,18 @@ public static class EvaluationTasks
 }
 
 /// <summary>A named set of settings; one suite reproduces one set of tables.</summary>
-public sealed record EvaluationSuite(string Name, ItemSettings Items, IReadOnlyList<double> Rates, IReadOnlyList<string> Tasks)
+/// <param name="Readers">How readers are tuned on compressed contexts (<see cref="ReaderTuning"/>).</param>
+/// <param name="ReaderWindows">Training windows (train split) the readers are tuned on.</param>
+public sealed record EvaluationSuite(string Name, ItemSettings Items, IReadOnlyList<double> Rates, IReadOnlyList<string> Tasks,
+    ReaderTuningSettings Readers, int ReaderWindows)
 {
-    /// <summary>Tiny settings for the test suite: a few items per source, one rate.</summary>
+    /// <summary>Tiny settings for the test suite: a few items per source, one rate, readers tuned for two updates.</summary>
     public static EvaluationSuite Quick { get; } = new("quick",
-        new ItemSettings(PerSource: 4, ContextTokens: 128, TargetTokens: 32, ReconstructionPerSource: 2, ReconstructionTokens: 64), [4], EvaluationTasks.All);
+        new ItemSettings(PerSource: 4, ContextTokens: 128, TargetTokens: 32, ReconstructionPerSource: 2, ReconstructionTokens: 64), [4], EvaluationTasks.All,
+        new ReaderTuningSettings(Steps: 2, BatchSize: 2, WarmupSteps: 1), ReaderWindows: 8);
 
     /// <summary>The tables of docs/results.md.</summary>
-    public static EvaluationSuite Full { get; } = new("full", new ItemSettings(), [2, 4, 8], EvaluationTasks.All);
+    public static EvaluationSuite Full { get; } = new("full", new ItemSettings(), [2, 4, 8], EvaluationTasks.All, new ReaderTuningSettings(), ReaderWindows: 2000);
 
     public static IReadOnlyList<EvaluationSuite> All { get; } = [Quick, Full];
 
@@ -98,14 +102,51 @@ public static class EvaluationHarness
     ];
 
     /// <summary>
-    /// Builds the items of <paramref name="suite"/> (held-out only) and the method × rate runs:
-    /// the base methods, then <paramref name="trained"/> (GMSA, memory tokens, Z-tokens, built on the same base).
+    /// Tunes a reader (<see cref="ReaderTuning"/>, on the train split) for each method here that is
+    /// read as it is at one natural rate: full text (the control: what tuning alone buys),
+    /// meta-tokens (the seed's setting) and Z-tokens read as codes. Returns the tuned methods, named
+    /// <c>…-tuned</c>; none when the suite tunes no reader. <paramref name="progress"/> counts updates.
     /// </summary>
-    public static EvaluationPlan Plan(LlamaModel model, Tokenizer tokenizer, string textFolder, EvaluationSuite suite, IEnumerable<IContextMethod>? trained = null)
+    public static IReadOnlyList<IContextMethod> TuneReaders(IEnumerable<IContextMethod> methods, Tokenizer tokenizer, string textFolder, EvaluationSuite suite,
+        IProgress<long>? progress = null)
+    {
+        var settings = suite.Readers;
+        var toTune = methods.Where(Tunable).ToList();
+        if (settings.Steps == 0 || toTune.Count == 0)
+            return [];
+        int bos = tokenizer.BosId ?? throw new ArgumentException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token");
+        var windows = EvaluationItems.TrainingWindows(textFolder, tokenizer, suite.Items, suite.ReaderWindows);
+        var tuned = new List<IContextMethod>();
+        long done = 0;
+        foreach (var method in toTune)
+        {
+            string name = method.Name.Replace("-untuned", "", StringComparison.Ordinal) + "-tuned";
+            var tuning = new ReaderTuning(method, "reader-" + name, windows, bos, settings);
+            while (tuning.Step < settings.Steps)
+            {
+                tuning.TrainStep();
+                progress?.Report(++done);
+            }
+            tuned.Add(tuning.Reader(name));
+        }
+        return tuned;
+    }
+
+    /// <summary>Reader updates <see cref="TuneReaders"/> will make for these methods.</summary>
+    public static long TuningSteps(IEnumerable<IContextMethod> methods, EvaluationSuite suite) =>
+        (long)suite.Readers.Steps * methods.Count(Tunable);
+
+    private static bool Tunable(IContextMethod method) => method is FullText or MetaTokenReading or ZTokenReading;
+
+    /// <summary>
+    /// Builds the items of <paramref name="suite"/> (held-out only) and the method × rate runs of
+    /// <paramref name="methods"/> (default: <see cref="BaseMethods"/>), all read through the same base model.
+    /// </summary>
+    public static EvaluationPlan Plan(LlamaModel model, Tokenizer tokenizer, string textFolder, EvaluationSuite suite, IReadOnlyList<IContextMethod>? methods = null)
     {
         if (tokenizer.VocabularySize != model.Config.VocabSize)
             throw new ArgumentException($"tokenizer '{tokenizer.Name}' has {tokenizer.VocabularySize} tokens but the model has {model.Config.VocabSize}");
-        var methods = BaseMethods(model, tokenizer).Concat(trained ?? []).ToList();
+        methods ??= BaseMethods(model, tokenizer);
         if (methods.Select(m => m.Name).Distinct().Count() != methods.Count)
             throw new ArgumentException($"two methods share a name: {string.Join(", ", methods.Select(m => m.Name))}");
         var runs = methods.SelectMany(m => m.TakesRate ? suite.Rates.Where(m.Accepts).Select(r => (m, (double?)r)) : [(m, null)]).ToList();

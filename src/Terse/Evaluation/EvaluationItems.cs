@@ -64,6 +64,30 @@ public static class EvaluationItems
         return items;
     }
 
+    /// <summary>
+    /// Windows of context and target tokens from the <b>train</b> split of the continuation sources,
+    /// for tuning readers (<see cref="ReaderTuning"/>): each source's training documents as one
+    /// token stream (a blank line between documents), windows at seeded positions, the sources in
+    /// turn. Never held-out text.
+    /// </summary>
+    public static IReadOnlyList<ContinuationItem> TrainingWindows(string textFolder, Tokenizer tokenizer, ItemSettings settings, int count)
+    {
+        int length = settings.ContextTokens + settings.TargetTokens;
+        var streams = ContinuationSources.Select(file => (File: file, Ids: tokenizer.Encode(string.Join("\n\n",
+            TextCorpus.Documents(textFolder, TextCorpus.Source(file), Split.Train).Select(d => d.Text))))).Where(s => s.Ids.Length > length).ToList();
+        if (streams.Count == 0)
+            throw new ArgumentException($"no training text of {length} tokens in {textFolder}");
+        ulong rng = settings.Seed;
+        var windows = new List<ContinuationItem>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var (file, ids) = streams[i % streams.Count];
+            int start = EpisodeBuilder.Between(0, ids.Length - length, ref rng);
+            windows.Add(new ContinuationItem(file, -1, ids[start..(start + settings.ContextTokens)], [], ids[(start + settings.ContextTokens)..(start + length)]));
+        }
+        return windows;
+    }
+
     /// <summary>The text every summary target is read after.</summary>
     public const string SummaryLead = "\n\nSummary:";
 

@@ -27,8 +27,10 @@ public class EvaluationHarnessTests
         var tokenizer = ModelResolver.LoadTokenizer(null, name, model.Config.VocabSize);
         var gmsa = new GmsaModel(ModelResolver.Load(name), new GmsaSettings(EncoderLayers: 2, Rates: [2, 4, 8], SegmentLength: 32));
         var z = ZTokenModel.Create(ModelResolver.Load(name), name, new ZTokenShape(Codes: 16, SegmentLength: 16, MaxCodeLength: 4), tokenizer.BosId!.Value);
-        IContextMethod[] trained = [new SoftTokenMethod(gmsa), new ZTokenDecoding(new ZTokenCodec(z), model)];
-        var plan = EvaluationHarness.Plan(model, tokenizer, TextFolder, EvaluationSuite.Quick, trained);
+        var codec = new ZTokenCodec(z);
+        List<IContextMethod> methods = [.. EvaluationHarness.BaseMethods(model, tokenizer), new SoftTokenMethod(gmsa), new ZTokenDecoding(codec, model), new ZTokenReading(codec)];
+        methods.AddRange(EvaluationHarness.TuneReaders(methods, tokenizer, TextFolder, EvaluationSuite.Quick));
+        var plan = EvaluationHarness.Plan(model, tokenizer, TextFolder, EvaluationSuite.Quick, methods);
         return (plan, EvaluationHarness.Run(model, tokenizer, plan));
     });
 
@@ -88,6 +90,8 @@ public class EvaluationHarnessTests
         Assert.Equal(plan.Runs.Count * groups, records.Count);
         Assert.Contains(plan.Runs, r => r.Method.Name == "gmsa" && r.Rate == 4);
         Assert.Contains(plan.Runs, r => r.Method.Name == "ztokens-decoded" && r.Rate is null);
+        foreach (var tuned in new[] { "full-text-tuned", "metatokens-tuned", "ztokens-tuned" })
+            Assert.Contains(plan.Runs, r => r.Method is TunedReader && r.Method.Name == tuned);
         foreach (var r in records)
         {
             Assert.True(r.BoundRate > 1, $"{r.Source}: bound {r.BoundRate}");
