@@ -65,10 +65,13 @@ public static class EvaluationItems
     }
 
     /// <summary>
-    /// Windows of context and target tokens from the <b>train</b> split of the continuation sources,
-    /// for tuning readers (<see cref="ReaderTuning"/>): each source's training documents as one
-    /// token stream (a blank line between documents), windows at seeded positions, the sources in
-    /// turn. Never held-out text.
+    /// Training samples from the <b>train</b> split of the continuation sources, for tuning readers
+    /// (<see cref="ReaderTuning"/>): each source's training documents as one token stream (a blank
+    /// line between documents), windows at seeded positions, the sources in turn. Every fourth
+    /// sample is a fact question in the harness's format (a fact put into the window, the question
+    /// as the lead, the number as the target), with names the evaluation never uses, so that a reader
+    /// tuned on continuation alone does not unlearn the copying that answering needs. Never
+    /// held-out text.
     /// </summary>
     public static IReadOnlyList<ContinuationItem> TrainingWindows(string textFolder, Tokenizer tokenizer, ItemSettings settings, int count)
     {
@@ -83,10 +86,23 @@ public static class EvaluationItems
         {
             var (file, ids) = streams[i % streams.Count];
             int start = EpisodeBuilder.Between(0, ids.Length - length, ref rng);
-            windows.Add(new ContinuationItem(file, -1, ids[start..(start + settings.ContextTokens)], [], ids[(start + settings.ContextTokens)..(start + length)]));
+            if (i % 4 == 3)
+            {
+                var fact = Fact(file, -1, ids[start..(start + settings.ContextTokens - 24)], tokenizer, s_trainingNames, ref rng);
+                windows.Add(new ContinuationItem(file, -1, fact.Context, fact.Prompt, CopyTest.SeparatorIds(tokenizer, $" {fact.Answers[0]}.")));
+            }
+            else
+                windows.Add(new ContinuationItem(file, -1, ids[start..(start + settings.ContextTokens)], [], ids[(start + settings.ContextTokens)..(start + length)]));
         }
         return windows;
     }
+
+    /// <summary>Names of the training facts: none of them is an evaluation name.</summary>
+    private static readonly string[] s_trainingNames =
+    [
+        "Anna Berg", "Milo Crane", "Tess Hale", "Rufus Lind", "Clara Moss", "Dev Patel", "Elsa Nord", "Gus Ortega",
+        "Hana Sato", "Ivan Petrov", "June Reyes", "Kai Brooks", "Lola Fisch", "Max Weber", "Nina Cole", "Omar Haddad",
+    ];
 
     /// <summary>The text every summary target is read after.</summary>
     public const string SummaryLead = "\n\nSummary:";
@@ -174,19 +190,27 @@ public static class EvaluationItems
             {
                 if (made == settings.PerSource)
                     yield break;
-                string passage = tokenizer.Decode(ids);
-                string name = s_names[EpisodeBuilder.Between(0, s_names.Length - 1, ref rng)];
-                string attribute = s_attributes[EpisodeBuilder.Between(0, s_attributes.Length - 1, ref rng)];
-                string value = EpisodeBuilder.Between(100, 99_999, ref rng).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                var boundaries = SentenceBoundaries(passage);
-                int at = boundaries[EpisodeBuilder.Between(0, boundaries.Count - 1, ref rng)];
-                string fact = $"The {attribute} of {name} is {value}. ";
-                string context = passage[..at] + fact + passage[at..];
-                string prompt = $"\nQuestion: What is the {attribute} of {name}?\nAnswer: The {attribute} of {name} is";
                 made++;
-                yield return new QuestionItem("facts", file, document, tokenizer.Encode(context), CopyTest.SeparatorIds(tokenizer, prompt), [value]);
+                yield return Fact(file, document, ids, tokenizer, s_names, ref rng);
             }
         }
+    }
+
+    /// <summary>
+    /// One fact question: the sentence "The {attribute} of {name} is {number}." put into
+    /// <paramref name="passage"/> at a seeded sentence boundary, the question, and its answer.
+    /// </summary>
+    private static QuestionItem Fact(string file, int document, int[] passage, Tokenizer tokenizer, string[] names, ref ulong rng)
+    {
+        string text = tokenizer.Decode(passage);
+        string name = names[EpisodeBuilder.Between(0, names.Length - 1, ref rng)];
+        string attribute = s_attributes[EpisodeBuilder.Between(0, s_attributes.Length - 1, ref rng)];
+        string value = EpisodeBuilder.Between(100, 99_999, ref rng).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var boundaries = SentenceBoundaries(text);
+        int at = boundaries[EpisodeBuilder.Between(0, boundaries.Count - 1, ref rng)];
+        string context = text[..at] + $"The {attribute} of {name} is {value}. " + text[at..];
+        string prompt = $"\nQuestion: What is the {attribute} of {name}?\nAnswer: The {attribute} of {name} is";
+        return new QuestionItem("facts", file, document, tokenizer.Encode(context), CopyTest.SeparatorIds(tokenizer, prompt), [value]);
     }
 
     /// <summary>Held-out HotpotQA questions whose answer is a span of a supporting paragraph; the context is the supporting paragraphs in the training layout.</summary>

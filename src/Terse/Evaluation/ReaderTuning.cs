@@ -16,8 +16,8 @@ public sealed record ReaderTuningStep(int Step, float Loss, double GradientNorm,
 
 /// <summary>
 /// Fine-tunes a LoRA adapter so that a model reads a method's compressed contexts: the reader
-/// sees <c>[BOS] compressed</c> and learns to predict the tokens that follow the original context
-/// (cross-entropy of those tokens only). This is the meta-token seed's setting (an LLM fine-tuned
+/// sees <c>[BOS] compressed lead</c> and learns to predict the target that follows (cross-entropy
+/// of the target only): the next tokens of the original context, or the answer to a question. This is the meta-token seed's setting (an LLM fine-tuned
 /// on compressed input), the way a reader learns to read Z-tokens, and, on uncompressed input, the
 /// control that tells what tuning alone buys. The model and its other weights stay frozen.
 /// </summary>
@@ -69,15 +69,16 @@ public sealed class ReaderTuning
     {
         int batch = _settings.BatchSize, d = _model.Config.Dim;
         var embedding = _model.Parameters[HuggingFaceLlamaNames.Embedding].Value.Span;
-        // Each sample reads [BOS] compressed target[..^1] and predicts target at the positions from
-        // the last compressed one on; samples end with padding, which causal attention never sees.
-        var samples = new (ReaderInput Input, int[] Target)[batch];
+        // Each sample reads [BOS] compressed lead target[..^1] and predicts target at the positions
+        // from the last of the lead (or of the compressed context) on; samples end with padding,
+        // which causal attention never sees.
+        var samples = new (ReaderInput Input, ContinuationItem Window)[batch];
         int longest = 0;
         for (int b = 0; b < batch; b++)
         {
             var window = _windows[_random.Next(_windows.Count)];
-            samples[b] = (_method.Compress(window.Context, 1).Input, window.Target);
-            longest = Math.Max(longest, 1 + samples[b].Input.Positions + window.Target.Length - 1);
+            samples[b] = (_method.Compress(window.Context, 1).Input, window);
+            longest = Math.Max(longest, 1 + samples[b].Input.Positions + window.Lead.Length + window.Target.Length - 1);
         }
         // Passes are kept per length, rounded up to 32, so that a step allocates nothing new once warm.
         int time = Math.Min(_model.Config.MaxSequenceLength, (longest + 31) / 32 * 32);
@@ -90,16 +91,21 @@ public sealed class ReaderTuning
         Array.Fill(targets, -1);
         for (int b = 0; b < batch; b++)
         {
-            var (input, target) = samples[b];
+            var (input, window) = samples[b];
             var rows = inputs.AsSpan(b * time * d, time * d);
             embedding.Slice(_bos * d, d).CopyTo(rows);
             int at = 1;
             if (input.Embeddings is { } soft)
+            {
                 soft.CopyTo(rows[d..]);
+                at += input.Positions;
+            }
             else
                 foreach (int id in input.Tokens!)
                     embedding.Slice(id * d, d).CopyTo(rows.Slice(at++ * d, d));
-            at = 1 + input.Positions;
+            foreach (int id in window.Lead)
+                embedding.Slice(id * d, d).CopyTo(rows.Slice(at++ * d, d));
+            var target = window.Target;
             for (int i = 0; i + 1 < target.Length; i++)
                 embedding.Slice(target[i] * d, d).CopyTo(rows.Slice((at + i) * d, d));
             for (int i = 0; i < target.Length; i++)
