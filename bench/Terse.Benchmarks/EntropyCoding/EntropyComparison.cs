@@ -12,8 +12,8 @@ namespace Terse.Benchmarks.EntropyCoding;
 /// <summary>
 /// <c>-- entropy table [--kb N]</c>: bits/byte and bits/token of the entropy coder (stories260K and
 /// BabyLlama) against xz -9, zstd -19, brotli -q 11 and bzip2 -9 on the shared texts, every round
-/// trip checked; chunks stored verbatim are counted. <c>-- entropy speed [--kb N]</c>: compress and decompress tokens/s and bytes/s with
-/// stories260K on one and two cores, with xz -9 timed on the same input as the reference.
+/// trip checked; chunks stored verbatim are counted. <c>-- entropy speed [--kb N] [--model M]</c>: compress and decompress tokens/s and bytes/s with
+/// a built-in model (stories260K unless given) on one and two cores, with xz -9 timed on the same input as the reference.
 /// <c>-- entropy overhead [--kb N]</c>: coded size against the model's exact surprisal.
 /// <c>-- entropy context [--kb N]</c>: container size against chunk size and sliding-window carry.
 /// Run through <c>scripts/entropy-bench.sh</c>, which installs the reference compressors.
@@ -49,7 +49,8 @@ internal static class EntropyComparison
                 Table(kb * 1000);
                 return 0;
             case "speed":
-                Speed(kb * 1000);
+                int modelAt = Array.IndexOf(args, "--model");
+                Speed(kb * 1000, modelAt >= 0 ? args[modelAt + 1] : "stories260K");
                 return 0;
             case "overhead":
                 Overhead(kb * 1000);
@@ -135,12 +136,12 @@ internal static class EntropyComparison
         }
     }
 
-    private static void Speed(int limit)
+    private static void Speed(int limit, string modelName)
     {
         var input = Head("text/tinystories_valid_head.txt", limit);
-        var model = LlamaNextTokenModel.Stories260K;
-        var tokenizer = Llama2cTokenizer.Stories260K;
-        Console.WriteLine($"stories260K on the first {input.Length:N0} bytes of TinyStories validation; best of 3 runs each.");
+        var model = EntropyCompression.ResolveModel(modelName);
+        var tokenizer = EntropyCompression.ResolveTokenizer(null, modelName, model);
+        Console.WriteLine($"{model.Name} on the first {input.Length:N0} bytes of TinyStories validation; best of 3 runs each.");
         Console.WriteLine();
         Console.WriteLine("| setting | tokens | compress tokens/s | compress bytes/s | decompress tokens/s | decompress bytes/s |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
