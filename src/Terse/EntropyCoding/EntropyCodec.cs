@@ -161,7 +161,7 @@ public sealed class EntropyCodec
         var chunks = input.Chunks;
         var entries = new ChunkEntry[chunks.Length];
         var payloads = new ReadOnlyMemory<byte>[chunks.Length];
-        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, (worker, i) =>
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version, (worker, i) =>
         {
             var chunk = chunks[i];
             var original = input.Bytes.AsMemory(chunk.Bytes);
@@ -268,7 +268,7 @@ public sealed class EntropyCodec
         var data = container.ToArray();
         var outputs = new byte[chunks.Length][];
         long decodedBytes = 0;
-        RunChunks(chunks.Length, i => chunks[i].TokenCount, progress, header.Context, header.FrequencyTotalBits, (worker, i) =>
+        RunChunks(chunks.Length, i => chunks[i].TokenCount, progress, header.Context, header.FrequencyTotalBits, header.Version, (worker, i) =>
         {
             var entry = chunks[i];
             var payload = data.AsSpan(parsed.PayloadOffsets[i], entry.PayloadLength);
@@ -340,7 +340,7 @@ public sealed class EntropyCodec
                 throw new ArgumentOutOfRangeException(nameof(tokens), id, $"token id outside the vocabulary of model '{model.Name}'");
         var ids = tokens.ToArray();
         var bits = new double[ids.Length];
-        RunChunks(ids.Length == 0 ? 0 : 1, _ => ids.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+        RunChunks(ids.Length == 0 ? 0 : 1, _ => ids.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version,
             (worker, _) => ChunkSurprisal(worker.Context, ids, bits));
         return bits;
     }
@@ -358,7 +358,7 @@ public sealed class EntropyCodec
         for (int i = 0; i < chunks.Length; i++)
             starts[i + 1] = starts[i] + chunks[i].Segmented.Tokens.Length;
         var bits = new double[input.TokenCount];
-        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version,
             (worker, i) => ChunkSurprisal(worker.Context, chunks[i].Segmented.Tokens, bits.AsSpan(starts[i], starts[i + 1] - starts[i])));
         return new TextSurprisal([.. input.Tokens], bits, input.RawByteCount);
     }
@@ -430,9 +430,10 @@ public sealed class EntropyCodec
     /// Runs <paramref name="body"/> for every chunk, one session, context and coder per worker
     /// thread. Chunks are independent (each starts its context afresh), so the degree of
     /// parallelism changes nothing but speed. <paramref name="progress"/> gets the running sum of
-    /// <paramref name="workOf"/> over the chunks done.
+    /// <paramref name="workOf"/> over the chunks done. The sessions compute logits as container
+    /// <paramref name="version"/> says.
     /// </summary>
-    private void RunChunks(int count, Func<int, int> workOf, IProgress<long>? progress, ContextPolicy context, int totalBits,
+    private void RunChunks(int count, Func<int, int> workOf, IProgress<long>? progress, ContextPolicy context, int totalBits, int version,
         Action<Worker, int> body)
     {
         long done = 0;
@@ -452,7 +453,7 @@ public sealed class EntropyCodec
 
         Worker NewWorker()
         {
-            var worker = new Worker(model, context, totalBits);
+            var worker = new Worker(model, context, totalBits, version);
             workers.Add(worker);
             return worker;
         }
@@ -489,9 +490,9 @@ public sealed class EntropyCodec
     /// <summary>What one thread needs: a model session behind a sliding context, and a chunk coder with its tables.</summary>
     private sealed class Worker
     {
-        public Worker(INextTokenModel model, ContextPolicy policy, int totalBits)
+        public Worker(INextTokenModel model, ContextPolicy policy, int totalBits, int version)
         {
-            Session = model.CreateSession();
+            Session = version >= 3 ? model.CreateSession() : model.CreateVersion2Session();
             Context = new SlidingContext(Session, policy);
             Coder = new ChunkCoder(model.VocabularySize, totalBits);
         }

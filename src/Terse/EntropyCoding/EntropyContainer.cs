@@ -26,6 +26,8 @@ internal readonly record struct ChunkEntry(ChunkMode Mode, int PayloadLength, in
 /// <summary>Everything in an entropy-coded container except the payloads themselves.</summary>
 internal sealed class ContainerHeader
 {
+    /// <summary>The format version: <see cref="EntropyContainer.Version"/> when written, 2 or 3 when read.</summary>
+    public int Version { get; init; } = EntropyContainer.Version;
     public required string ModelName { get; init; }
     public required byte[] ModelIdentity { get; init; }
     public required string TokenizerName { get; init; }
@@ -54,7 +56,15 @@ internal sealed class ParsedContainer
 internal static class EntropyContainer
 {
     public static ReadOnlySpan<byte> Magic => "TSEC"u8;
-    public const byte Version = 2;
+
+    /// <summary>
+    /// The version written. 3: the model's logits come from portable arithmetic, the same bits on
+    /// every machine. 2 (still read): the same layout, logits from the engine's fast arithmetic.
+    /// </summary>
+    public const byte Version = 3;
+
+    /// <summary>The oldest version read.</summary>
+    public const byte OldestVersion = 2;
     public const int MaxNameBytes = ContainerFields.MaxNameBytes;
     public const int MaxIdentityBytes = ContainerFields.MaxIdentityBytes;
     private const string Name = "entropy-coded container";
@@ -90,7 +100,7 @@ internal static class EntropyContainer
             throw new ArgumentException("one payload per chunk is required", nameof(payloads));
         using var stream = new MemoryStream();
         stream.Write(Magic);
-        stream.WriteByte(Version);
+        stream.WriteByte((byte)header.Version);
         ContainerFields.WriteBinding(stream, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
         stream.WriteByte((byte)header.FrequencyTotalBits);
         VarInt.Write(stream, (ulong)header.Context.Window);
@@ -119,8 +129,8 @@ internal static class EntropyContainer
         if (container.Length < Magic.Length + 1 || !container[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not a Terse entropy-coded container (missing magic 'TSEC')");
         byte version = container[Magic.Length];
-        if (version != Version)
-            throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads version {Version} only");
+        if (version < OldestVersion || version > Version)
+            throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads versions {OldestVersion} to {Version}");
         if (container.Length < Magic.Length + 1 + ContainerFields.ChecksumBytes)
             throw new InvalidDataException("entropy-coded container is truncated: it ends before its checksum");
         var body = ContainerFields.ChecksummedBody(container, Name);
@@ -184,6 +194,7 @@ internal static class EntropyContainer
         }
         var header = new ContainerHeader
         {
+            Version = version,
             ModelName = modelName,
             ModelIdentity = modelIdentity,
             TokenizerName = tokenizerName,

@@ -346,14 +346,15 @@ public class EntropyCodecTests
     public void A_container_of_another_version_is_refused_saying_which_versions()
     {
         var container = Codec(Bytes).Compress(Encoding.UTF8.GetBytes(Story)).Container;
-        foreach (byte version in new byte[] { 0, 1, 3, 255 })
+        Assert.Equal(3, container[4]);
+        foreach (byte version in new byte[] { 0, 1, 4, 255 })
         {
             var other = (byte[])container.Clone();
             other[4] = version;
             FixChecksum(other);
             var error = Assert.Throws<InvalidDataException>(() => Codec(Bytes).Decompress(other));
             Assert.Contains($"version {version} is not supported", error.Message);
-            Assert.Contains("reads version 2 only", error.Message);
+            Assert.Contains("reads versions 2 to 3", error.Message);
             Assert.Throws<InvalidDataException>(() => EntropyCodec.ReadInfo(other));
         }
         // Even a bare magic and version says so, before any checksum.
@@ -382,8 +383,9 @@ public class EntropyCodecTests
     }
 
     /// <summary>
-    /// 12,000 malformed inputs: random bytes, random bytes behind the right magic and version, and
-    /// mutations of real containers — half of them with the container checksum recomputed, so the
+    /// 12,000 malformed inputs: random bytes, random bytes behind the right magic and a version the
+    /// reader knows (2 or 3), and mutations of real containers of both versions — half of them with
+    /// the container checksum recomputed, so the
     /// parser and the decoder behind the checksum see the damage too. Each must either fail with
     /// InvalidDataException, or with ModelMismatchException when a forged checksum makes a changed
     /// model identity or tokenizer fingerprint look genuine, or (when only informational bytes
@@ -402,7 +404,11 @@ public class EntropyCodecTests
             .ToArray();
         var results = originals.Select((o, i) => codecs[i % 2].Compress(o)).ToArray();
         Assert.True(results.Count(r => r.StoredChunks > 0 && r.StoredChunks < r.Chunks) >= 2, "some containers mix stored and coded chunks");
-        var containers = results.Select(r => r.Container).ToArray();
+        // Every other container as version 2 (the same layout; these test models have one arithmetic):
+        // the reader of the old version is fuzzed too.
+        var containers = results.Select((r, i) => i % 4 < 2 ? r.Container : AsVersion2(r.Container)).ToArray();
+        Assert.Contains(containers, c => c[4] == 2);
+        Assert.Contains(containers, c => c[4] == 3);
         int rejected = 0, exact = 0, mismatched = 0;
         for (int trial = 0; trial < 12_000; trial++)
         {
@@ -410,7 +416,7 @@ public class EntropyCodecTests
             byte[] candidate = (trial % 6) switch
             {
                 0 => RandomBytes(random, random.Next(0, 80)),
-                1 => [.. "TSEC"u8, 2, .. RandomBytes(random, random.Next(0, 80))],
+                1 => [.. "TSEC"u8, (byte)random.Next(2, 4), .. RandomBytes(random, random.Next(0, 80))],
                 3 => MutateChunkTable(random, containers[which]),
                 _ => Mutate(random, containers[which], fixChecksum: trial % 2 == 0),
             };
@@ -433,6 +439,14 @@ public class EntropyCodecTests
         }
         Assert.Equal(12_000, rejected + exact + mismatched);
         Assert.True(rejected > 10_000, $"only {rejected} rejected");
+    }
+
+    private static byte[] AsVersion2(byte[] container)
+    {
+        var old = (byte[])container.Clone();
+        old[4] = 2;
+        FixChecksum(old);
+        return old;
     }
 
     /// <summary>Damages the chunk table (modes, lengths, token counts) and forges the checksum.</summary>
