@@ -27,7 +27,10 @@ namespace Terse.Neural.Numerics;
 /// </list>
 /// Threads split independent outputs only (<see cref="Compute.For{TJob}"/>). Each public kernel
 /// runs on <see cref="HardwareQuad"/> where Vector128 is hardware accelerated, else on
-/// <see cref="SoftwareQuad"/>; the generic ones are there for tests to compare the two.
+/// <see cref="SoftwareQuad"/>; the generic ones are there for tests to compare the two. Matrix
+/// products, most of the work, hold each pair of quads in one Vector256 where AVX is there: the
+/// same lanes, half the instructions (and as fast as the native kernel's AVX-512 fused multiply-adds
+/// for the entropy coder's small models).
 /// </remarks>
 internal static class Portable
 {
@@ -136,7 +139,9 @@ internal static class Portable
                 int width = Math.Min(4, j1 - j);
                 for (int r = 0; r < rows; r++)
                 {
-                    if (width == 4)
+                    if (width == 4 && typeof(TQuad) == typeof(HardwareQuad) && Vector256.IsHardwareAccelerated)
+                        Tile1x4Wide(r, j);
+                    else if (width == 4)
                         Tile1x4(r, j);
                     else
                         for (int c = 0; c < width; c++)
@@ -169,6 +174,31 @@ internal static class Portable
             Store(r, j + 1, Finish(l1, h1, ref *x0, ref *w1, full, k));
             Store(r, j + 2, Finish(l2, h2, ref *x0, ref *w2, full, k));
             Store(r, j + 3, Finish(l3, h3, ref *x0, ref *w3, full, k));
+        }
+
+        /// <summary>
+        /// <see cref="Tile1x4"/> with each pair of quads (lanes 0–3 and 4–7) in one Vector256, where
+        /// AVX is there: the same eight lanes and operations, half the instructions.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Tile1x4Wide(int r, int j)
+        {
+            float* x0 = x + (long)r * ldx;
+            float* w0 = w + (long)j * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            int full = k & ~(DotLanes - 1);
+            for (int i = 0; i < full; i += DotLanes)
+            {
+                var u = Vector256.Load(x0 + i);
+                a0 += u * Vector256.Load(w0 + i);
+                a1 += u * Vector256.Load(w1 + i);
+                a2 += u * Vector256.Load(w2 + i);
+                a3 += u * Vector256.Load(w3 + i);
+            }
+            Store(r, j, Finish(new HardwareQuad(a0.GetLower()), new HardwareQuad(a0.GetUpper()), ref *x0, ref *w0, full, k));
+            Store(r, j + 1, Finish(new HardwareQuad(a1.GetLower()), new HardwareQuad(a1.GetUpper()), ref *x0, ref *w1, full, k));
+            Store(r, j + 2, Finish(new HardwareQuad(a2.GetLower()), new HardwareQuad(a2.GetUpper()), ref *x0, ref *w2, full, k));
+            Store(r, j + 3, Finish(new HardwareQuad(a3.GetLower()), new HardwareQuad(a3.GetUpper()), ref *x0, ref *w3, full, k));
         }
     }
 
