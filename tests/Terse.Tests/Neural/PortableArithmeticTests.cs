@@ -280,7 +280,7 @@ public class PortableArithmeticTests
     }
 
     [Fact]
-    public void The_shipped_model_predicts_the_same_with_either_arithmetic_to_within_a_thousandth()
+    public void The_shipped_model_predicts_the_same_with_either_arithmetic_to_within_a_ten_thousandth()
     {
         var model = Terse.Models.ModelResolver.Load("terse1M");
         var portable = model.CreatePortableSession();
@@ -294,6 +294,6 @@ public class PortableArithmeticTests
             for (int j = 0; j < a.Length; j++)
                 largest = Math.Max(largest, Math.Abs(a[j] - b[j]));
         }
-        Assert.InRange(largest, 0, 1e-3);
+        Assert.InRange(largest, 0, 1e-4);
     }
 }
