@@ -3,6 +3,7 @@
 # installs the reference compressors (Debian packages), then runs the comparison commands.
 #   scripts/entropy-bench.sh            # both tables, first 100 KB of each text (speed: first 50 KB)
 #   scripts/entropy-bench.sh table 20   # one table, first 20 KB
+#   scripts/entropy-bench.sh speed 50 terse1M   # compress/decompress tokens/s on 1 and 2 cores (model: stories260K unless given)
 #   scripts/entropy-bench.sh roundtrip   # every shared text, both models, round trips checked
 #   scripts/entropy-bench.sh context 100 [text/FILE] # chunk size and sliding-window carry against size and work
 #   scripts/entropy-bench.sh overhead 50 # coded size against the model's exact −log2 p
@@ -23,7 +24,7 @@ run() { dotnet bench/Terse.Benchmarks/bin/Release/net10.0/Terse.Benchmarks.dll e
 what="${1:-all}"
 case "$what" in
   table) run table --kb "${2:-100}" ;;
-  speed) run speed --kb "${2:-50}" ;;
+  speed) run speed --kb "${2:-50}" ${3:+--model "$3"} ;;
   overhead) run overhead --kb "${2:-50}" ;;
   roundtrip) run roundtrip --kb "${2:-100}" ;;
   context) run context --kb "${2:-100}" ${3:+--file "$3"} ;;

@@ -50,6 +50,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
         context.Progress.Report(1);
         string summary = $"{report.InputBytes:N0} bytes, {report.InputTokens:N0} tokens → {report.OutputBytes:N0} bytes " +
             $"({report.BitsPerByte:F3} bits/byte, {report.BitsPerToken:F3} bits/token; model {report.Model}, tokenizer {report.Tokenizer}" +
+            (report.BrotliChunks > 0 ? $"; {report.BrotliChunks} of {report.Chunks} chunks packed with Brotli ({report.BrotliBytes:N0} bytes), the model did not pay there" : "") +
             (report.StoredChunks > 0 ? $"; {report.StoredChunks} of {report.Chunks} chunks stored verbatim ({report.StoredBytes:N0} bytes), the model did not pay there" : "") +
             (report.Exact == true ? "; round trip checked)" : ")");
         return new CompressionOutcome(container, report, summary);

@@ -11,7 +11,9 @@ namespace Terse.EntropyCoding;
 /// <param name="WindowTokens">Tokens of context the model holds at most (1..model.MaxSessionTokens); null: the model's whole window.</param>
 /// <param name="CarryTokens">Tokens kept as context when the window is full and slides (0..window − 1); null: <see cref="EntropyCodec.DefaultCarryFraction"/> of the window.</param>
 /// <param name="ChunkBytes">Largest chunk, in input bytes (1..65,536); null: <see cref="EntropyCodec.DefaultChunkBytes"/>.</param>
-public sealed record EntropyCodecOptions(int? MaxDegreeOfParallelism = null, int? WindowTokens = null, int? CarryTokens = null, int? ChunkBytes = null);
+/// <param name="BrotliFallback">Keep a chunk as a Brotli stream where that is smaller than the model's; false: the model or the bytes verbatim only (to measure the model alone).</param>
+public sealed record EntropyCodecOptions(int? MaxDegreeOfParallelism = null, int? WindowTokens = null, int? CarryTokens = null, int? ChunkBytes = null,
+    bool BrotliFallback = true);
 
 /// <summary>An input cut into chunks and tokenized for compression (see <see cref="EntropyCodec.Prepare"/>).</summary>
 public sealed class EntropyInput
@@ -45,11 +47,12 @@ public sealed class EntropyInput
 internal sealed record PreparedChunk(Range Bytes, SegmentedInput Segmented, List<Escape>? Escapes);
 
 /// <summary>The container and what it took.</summary>
-/// <param name="Chunks">Chunks in all; <paramref name="StoredChunks"/> of them hold their bytes verbatim (coding them did not pay).</param>
-/// <param name="CodedBytes">Bytes of the coded chunks' streams.</param>
+/// <param name="Chunks">Chunks in all; <paramref name="StoredChunks"/> of them hold their bytes verbatim and <paramref name="BrotliChunks"/> as Brotli streams (coding them with the model did not pay).</param>
+/// <param name="CodedBytes">Bytes of the model-coded chunks' streams.</param>
 /// <param name="StoredBytes">Bytes of the stored chunks.</param>
+/// <param name="BrotliBytes">Input bytes of the Brotli chunks.</param>
 public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, int InputTokens, int RawBytes, int Chunks, long CodedBytes,
-    int StoredChunks, long StoredBytes)
+    int StoredChunks, long StoredBytes, int BrotliChunks, long BrotliBytes)
 {
     public int OutputBytes => Container.Length;
     public double BitsPerToken => InputTokens == 0 ? 0 : 8.0 * OutputBytes / InputTokens;
@@ -57,13 +60,13 @@ public sealed record EntropyCompressionResult(byte[] Container, int InputBytes, 
 }
 
 /// <summary>What a container says about itself, readable without the model.</summary>
-/// <param name="TokenCount">Tokens of the coded chunks (stored chunks hold bytes, not tokens).</param>
+/// <param name="TokenCount">Tokens of the model-coded chunks (stored and Brotli chunks hold bytes, not tokens).</param>
 /// <param name="Escapes">Whether it holds bytes the tokenizer could not represent (coded as escapes).</param>
 /// <param name="ContextWindow">Tokens of context the model held at most.</param>
 /// <param name="ContextCarry">Tokens kept as context when the window slid.</param>
 public sealed record EntropyContainerInfo(
     string ModelName, string ModelIdentity, string TokenizerName, string TokenizerFingerprint,
-    int OriginalLength, long TokenCount, int ChunkCount, int StoredChunks, bool Escapes, int ContextWindow, int ContextCarry);
+    int OriginalLength, long TokenCount, int ChunkCount, int StoredChunks, int BrotliChunks, bool Escapes, int ContextWindow, int ContextCarry);
 
 /// <summary>Per-token surprisal of a text under a model.</summary>
 /// <param name="Tokens">The tokens the model sees, every chunk's in order (raw escapes excluded).</param>
@@ -86,9 +89,9 @@ public sealed class ModelMismatchException(string message) : ArgumentException(m
 /// possible); each chunk is tokenized and coded on its own, from a fresh context, so chunks run in
 /// parallel. Within a chunk the model sees a sliding window of its tokens (reset and refilled with
 /// the last <see cref="EntropyCodecOptions.CarryTokens"/> when full). Bytes the tokenizer cannot
-/// reproduce become escapes coded among the tokens. A chunk whose stream would not be smaller than
-/// its bytes is stored verbatim, so the container never exceeds the input by more than its header
-/// and 3 bytes per chunk (docs/formats.md).
+/// reproduce become escapes coded among the tokens. Each chunk keeps the smallest of its model
+/// stream, a Brotli stream and its bytes verbatim, so the container is never larger than Brotli
+/// chunk by chunk, nor than the input by more than its header and 3 bytes per chunk (docs/formats.md).
 /// </summary>
 public sealed class EntropyCodec
 {
@@ -107,6 +110,7 @@ public sealed class EntropyCodec
     private readonly ContextPolicy policy;
     private readonly int chunkBytes;
     private readonly int degree;
+    private readonly bool brotliFallback;
     private readonly byte[] modelIdentity;
 
     public EntropyCodec(INextTokenModel model, Tokenizer tokenizer, EntropyCodecOptions? options = null)
@@ -132,6 +136,7 @@ public sealed class EntropyCodec
             throw new ArgumentOutOfRangeException(nameof(options), degree, "degree of parallelism must be at least 1");
         this.model = model;
         this.tokenizer = tokenizer;
+        brotliFallback = options.BrotliFallback;
         modelIdentity = model.Identity.ToArray();
     }
 
@@ -161,22 +166,32 @@ public sealed class EntropyCodec
         var chunks = input.Chunks;
         var entries = new ChunkEntry[chunks.Length];
         var payloads = new ReadOnlyMemory<byte>[chunks.Length];
-        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, (worker, i) =>
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version, (worker, i) =>
         {
             var chunk = chunks[i];
             var original = input.Bytes.AsMemory(chunk.Bytes);
             var stored = new ChunkEntry(ChunkMode.Stored, original.Length, 0);
-            int storedCost = stored.TableBytes + original.Length;
+            int bestCost = stored.TableBytes + original.Length;
             (entries[i], payloads[i]) = (stored, original);
+            // A Brotli or coded entry takes at least two bytes of the table, so a longer stream cannot win.
+            if (brotliFallback && BrotliChunk.Pack(original.Span, bestCost - 3) is { } packed)
+            {
+                var brotli = new ChunkEntry(ChunkMode.Brotli, packed.Length, 0, original.Length);
+                if (brotli.TableBytes + packed.Length < bestCost)
+                {
+                    (entries[i], payloads[i]) = (brotli, packed);
+                    bestCost = brotli.TableBytes + packed.Length;
+                }
+            }
             var tokens = chunk.Segmented.Tokens;
             if (tokens.Length > TokenLimit(original.Length))
                 return;
-            // A coded entry takes at least two bytes of the table, so a longer stream cannot win.
-            var stream = worker.Coder.Encode(worker.Context, tokens, chunk.Escapes, byteBudget: storedCost - 2);
+            // The model stops as soon as it cannot beat the best so far, which saves its time where Brotli wins.
+            var stream = worker.Coder.Encode(worker.Context, tokens, chunk.Escapes, byteBudget: bestCost - 2);
             if (stream is null)
                 return;
             var coded = new ChunkEntry(chunk.Escapes is null ? ChunkMode.Tokens : ChunkMode.TokensWithEscapes, stream.Length, tokens.Length);
-            if (coded.TableBytes + stream.Length < storedCost)
+            if (coded.TableBytes + stream.Length < bestCost)
                 (entries[i], payloads[i]) = (coded, stream);
         });
 
@@ -193,9 +208,11 @@ public sealed class EntropyCodec
             Chunks = entries,
         };
         var container = EntropyContainer.Write(header, payloads);
-        var stored = entries.Where(e => !e.IsCoded).ToArray();
+        var stored = entries.Where(e => e.Mode == ChunkMode.Stored).ToArray();
+        var brotliChunks = entries.Where(e => e.Mode == ChunkMode.Brotli).ToArray();
         return new EntropyCompressionResult(container, input.ByteLength, input.TokenCount, input.RawByteCount, chunks.Length,
-            entries.Where(e => e.IsCoded).Sum(e => (long)e.PayloadLength), stored.Length, stored.Sum(e => (long)e.PayloadLength));
+            entries.Where(e => e.IsCoded).Sum(e => (long)e.PayloadLength), stored.Length, stored.Sum(e => (long)e.PayloadLength),
+            brotliChunks.Length, brotliChunks.Sum(e => (long)e.BrotliLength));
     }
 
     /// <summary>The most tokens a coded chunk of <paramref name="bytes"/> may have (the reader's bound, <see cref="EntropyContainer.MaxChunkTokens"/>).</summary>
@@ -245,7 +262,8 @@ public sealed class EntropyCodec
         var header = EntropyContainer.Read(container).Header;
         return new EntropyContainerInfo(header.ModelName, Convert.ToHexStringLower(header.ModelIdentity),
             header.TokenizerName, Convert.ToHexStringLower(header.TokenizerFingerprint),
-            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.Chunks.Count(c => !c.IsCoded),
+            header.OriginalLength, header.TokenCount, header.Chunks.Length, header.Chunks.Count(c => c.Mode == ChunkMode.Stored),
+            header.Chunks.Count(c => c.Mode == ChunkMode.Brotli),
             header.Chunks.Any(c => c.Mode == ChunkMode.TokensWithEscapes), header.Context.Window, header.Context.Carry);
     }
 
@@ -268,7 +286,7 @@ public sealed class EntropyCodec
         var data = container.ToArray();
         var outputs = new byte[chunks.Length][];
         long decodedBytes = 0;
-        RunChunks(chunks.Length, i => chunks[i].TokenCount, progress, header.Context, header.FrequencyTotalBits, (worker, i) =>
+        RunChunks(chunks.Length, i => chunks[i].TokenCount, progress, header.Context, header.FrequencyTotalBits, header.Version, (worker, i) =>
         {
             var entry = chunks[i];
             var payload = data.AsSpan(parsed.PayloadOffsets[i], entry.PayloadLength);
@@ -281,6 +299,10 @@ public sealed class EntropyCodec
                     outputs[i] = ChunkBytes(tokens, escapes, header.OriginalLength);
                     if (outputs[i].Length == 0)
                         throw new InvalidDataException("it decodes to no bytes");
+                }
+                else if (entry.Mode == ChunkMode.Brotli)
+                {
+                    outputs[i] = BrotliChunk.Unpack(payload, entry.BrotliLength);
                 }
                 else
                 {
@@ -340,7 +362,7 @@ public sealed class EntropyCodec
                 throw new ArgumentOutOfRangeException(nameof(tokens), id, $"token id outside the vocabulary of model '{model.Name}'");
         var ids = tokens.ToArray();
         var bits = new double[ids.Length];
-        RunChunks(ids.Length == 0 ? 0 : 1, _ => ids.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+        RunChunks(ids.Length == 0 ? 0 : 1, _ => ids.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version,
             (worker, _) => ChunkSurprisal(worker.Context, ids, bits));
         return bits;
     }
@@ -358,7 +380,7 @@ public sealed class EntropyCodec
         for (int i = 0; i < chunks.Length; i++)
             starts[i + 1] = starts[i] + chunks[i].Segmented.Tokens.Length;
         var bits = new double[input.TokenCount];
-        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits,
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version,
             (worker, i) => ChunkSurprisal(worker.Context, chunks[i].Segmented.Tokens, bits.AsSpan(starts[i], starts[i + 1] - starts[i])));
         return new TextSurprisal([.. input.Tokens], bits, input.RawByteCount);
     }
@@ -430,9 +452,10 @@ public sealed class EntropyCodec
     /// Runs <paramref name="body"/> for every chunk, one session, context and coder per worker
     /// thread. Chunks are independent (each starts its context afresh), so the degree of
     /// parallelism changes nothing but speed. <paramref name="progress"/> gets the running sum of
-    /// <paramref name="workOf"/> over the chunks done.
+    /// <paramref name="workOf"/> over the chunks done. The sessions compute logits as container
+    /// <paramref name="version"/> says.
     /// </summary>
-    private void RunChunks(int count, Func<int, int> workOf, IProgress<long>? progress, ContextPolicy context, int totalBits,
+    private void RunChunks(int count, Func<int, int> workOf, IProgress<long>? progress, ContextPolicy context, int totalBits, int version,
         Action<Worker, int> body)
     {
         long done = 0;
@@ -452,7 +475,7 @@ public sealed class EntropyCodec
 
         Worker NewWorker()
         {
-            var worker = new Worker(model, context, totalBits);
+            var worker = new Worker(model, context, totalBits, version);
             workers.Add(worker);
             return worker;
         }
@@ -489,9 +512,9 @@ public sealed class EntropyCodec
     /// <summary>What one thread needs: a model session behind a sliding context, and a chunk coder with its tables.</summary>
     private sealed class Worker
     {
-        public Worker(INextTokenModel model, ContextPolicy policy, int totalBits)
+        public Worker(INextTokenModel model, ContextPolicy policy, int totalBits, int version)
         {
-            Session = model.CreateSession();
+            Session = version >= 3 ? model.CreateSession() : model.CreateVersion2Session();
             Context = new SlidingContext(Session, policy);
             Coder = new ChunkCoder(model.VocabularySize, totalBits);
         }

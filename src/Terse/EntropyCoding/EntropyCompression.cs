@@ -6,11 +6,13 @@ namespace Terse.EntropyCoding;
 
 /// <summary>What <c>terse compress -m entropy --json</c> reports.</summary>
 /// <param name="Exact">The container was decoded again and gave back the input byte for byte (null: not checked).</param>
-/// <param name="StoredChunks">Chunks kept verbatim because coding them with the model would not have been smaller.</param>
+/// <param name="StoredChunks">Chunks kept verbatim because neither the model nor Brotli would have made them smaller.</param>
 /// <param name="StoredBytes">Input bytes in those chunks.</param>
+/// <param name="BrotliChunks">Chunks kept as Brotli streams because Brotli beat the model there.</param>
+/// <param name="BrotliBytes">Input bytes in those chunks.</param>
 public sealed record EntropyCompressionReport(
     long InputBytes, long InputTokens, long OutputBytes, double BitsPerToken, double BitsPerByte, bool? Exact,
-    string Model, string Tokenizer, int Chunks, int RawBytes, int StoredChunks, long StoredBytes);
+    string Model, string Tokenizer, int Chunks, int RawBytes, int StoredChunks, long StoredBytes, int BrotliChunks, long BrotliBytes);
 
 /// <summary>
 /// The entropy coder as a compression method for the command line: resolves model and tokenizer
@@ -61,7 +63,7 @@ public static class EntropyCompression
             : null;
         var report = new EntropyCompressionReport(result.InputBytes, result.InputTokens, result.OutputBytes,
             result.BitsPerToken, result.BitsPerByte, exact, resolvedModel.Name, resolvedTokenizer.Name, result.Chunks, result.RawBytes,
-            result.StoredChunks, result.StoredBytes);
+            result.StoredChunks, result.StoredBytes, result.BrotliChunks, result.BrotliBytes);
         return (result.Container, report);
     }
 

@@ -2,30 +2,38 @@ using Terse.IO;
 
 namespace Terse.EntropyCoding;
 
-/// <summary>How a chunk's payload holds its bytes.</summary>
+/// <summary>How a chunk's payload holds its bytes: the smallest of these is kept for each chunk.</summary>
 internal enum ChunkMode : byte
 {
-    /// <summary>The original bytes, verbatim (when coding them would not be smaller).</summary>
+    /// <summary>The original bytes, verbatim (when neither the model nor Brotli makes them smaller).</summary>
     Stored = 0,
     /// <summary>A range-coder stream of the chunk's tokens.</summary>
     Tokens = 1,
     /// <summary>A range-coder stream of the chunk's tokens and escapes (raw bytes, segment breaks) among them.</summary>
     TokensWithEscapes = 2,
+    /// <summary>A Brotli stream of the original bytes (version 3 on: where a general-purpose codec beats the model).</summary>
+    Brotli = 3,
 }
 
 /// <param name="PayloadLength">Bytes of the chunk's payload: the stream, or for a stored chunk its original bytes.</param>
-/// <param name="TokenCount">Tokens a coded chunk decodes to; 0 for a stored chunk.</param>
-internal readonly record struct ChunkEntry(ChunkMode Mode, int PayloadLength, int TokenCount)
+/// <param name="TokenCount">Tokens a model-coded chunk decodes to; 0 otherwise.</param>
+/// <param name="BrotliLength">Bytes a Brotli chunk decodes to; 0 otherwise.</param>
+internal readonly record struct ChunkEntry(ChunkMode Mode, int PayloadLength, int TokenCount, int BrotliLength = 0)
 {
-    public bool IsCoded => Mode != ChunkMode.Stored;
+    /// <summary>Coded with the model (tokens and possibly escapes).</summary>
+    public bool IsCoded => Mode is ChunkMode.Tokens or ChunkMode.TokensWithEscapes;
 
     /// <summary>What the entry costs in the chunk table.</summary>
-    public int TableBytes => EntropyContainer.VarIntBytes(EntropyContainer.PackedLength(Mode, PayloadLength)) + (IsCoded ? EntropyContainer.VarIntBytes((ulong)TokenCount) : 0);
+    public int TableBytes => EntropyContainer.VarIntBytes(EntropyContainer.PackedLength(Mode, PayloadLength))
+        + (IsCoded ? EntropyContainer.VarIntBytes((ulong)TokenCount) : 0)
+        + (Mode == ChunkMode.Brotli ? EntropyContainer.VarIntBytes((ulong)BrotliLength) : 0);
 }
 
 /// <summary>Everything in an entropy-coded container except the payloads themselves.</summary>
 internal sealed class ContainerHeader
 {
+    /// <summary>The format version: <see cref="EntropyContainer.Version"/> when written, 2 or 3 when read.</summary>
+    public int Version { get; init; } = EntropyContainer.Version;
     public required string ModelName { get; init; }
     public required byte[] ModelIdentity { get; init; }
     public required string TokenizerName { get; init; }
@@ -54,7 +62,16 @@ internal sealed class ParsedContainer
 internal static class EntropyContainer
 {
     public static ReadOnlySpan<byte> Magic => "TSEC"u8;
-    public const byte Version = 2;
+
+    /// <summary>
+    /// The version written. 3: the model's logits come from portable arithmetic, the same bits on
+    /// every machine; chunks may be Brotli streams. 2 (still read): logits from the engine's fast
+    /// arithmetic, no Brotli chunks.
+    /// </summary>
+    public const byte Version = 3;
+
+    /// <summary>The oldest version read.</summary>
+    public const byte OldestVersion = 2;
     public const int MaxNameBytes = ContainerFields.MaxNameBytes;
     public const int MaxIdentityBytes = ContainerFields.MaxIdentityBytes;
     private const string Name = "entropy-coded container";
@@ -90,7 +107,7 @@ internal static class EntropyContainer
             throw new ArgumentException("one payload per chunk is required", nameof(payloads));
         using var stream = new MemoryStream();
         stream.Write(Magic);
-        stream.WriteByte(Version);
+        stream.WriteByte((byte)header.Version);
         ContainerFields.WriteBinding(stream, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
         stream.WriteByte((byte)header.FrequencyTotalBits);
         VarInt.Write(stream, (ulong)header.Context.Window);
@@ -106,6 +123,8 @@ internal static class EntropyContainer
             VarInt.Write(stream, PackedLength(chunk.Mode, chunk.PayloadLength));
             if (chunk.IsCoded)
                 VarInt.Write(stream, (ulong)chunk.TokenCount);
+            else if (chunk.Mode == ChunkMode.Brotli)
+                VarInt.Write(stream, (ulong)chunk.BrotliLength);
         }
         foreach (var payload in payloads)
             stream.Write(payload.Span);
@@ -119,8 +138,8 @@ internal static class EntropyContainer
         if (container.Length < Magic.Length + 1 || !container[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not a Terse entropy-coded container (missing magic 'TSEC')");
         byte version = container[Magic.Length];
-        if (version != Version)
-            throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads version {Version} only");
+        if (version < OldestVersion || version > Version)
+            throw new InvalidDataException($"entropy-coded container version {version} is not supported: this build reads versions {OldestVersion} to {Version}");
         if (container.Length < Magic.Length + 1 + ContainerFields.ChecksumBytes)
             throw new InvalidDataException("entropy-coded container is truncated: it ends before its checksum");
         var body = ContainerFields.ChecksummedBody(container, Name);
@@ -148,17 +167,25 @@ internal static class EntropyContainer
         {
             ulong packed = VarInt.Read(body, ref position);
             var mode = (ChunkMode)(packed & ((1 << ModeBits) - 1));
-            if (mode > ChunkMode.TokensWithEscapes)
-                throw new InvalidDataException($"chunk {i} has unknown mode {(int)mode}");
+            if (mode == ChunkMode.Brotli && version < 3)
+                throw new InvalidDataException($"chunk {i} has unknown mode {(int)mode} (Brotli chunks came with version 3)");
             ulong length = packed >> ModeBits;
             if (length > (ulong)(body.Length - position))
                 throw new InvalidDataException($"payload length of chunk {i} is {length}, more than the {body.Length - position} remaining bytes");
-            int tokens = 0;
+            int tokens = 0, brotliLength = 0;
             if (mode == ChunkMode.Stored)
             {
                 if (length == 0)
                     throw new InvalidDataException($"stored chunk {i} is empty");
                 storedBytes += (long)length;
+            }
+            else if (mode == ChunkMode.Brotli)
+            {
+                // At most a chunk's size, so a small forged stream cannot ask for much memory.
+                brotliLength = VarInt.ReadBounded(body, ref position, Math.Min(MaxChunkBytes, originalLength), $"Brotli length of chunk {i}");
+                if (brotliLength == 0 || length == 0)
+                    throw new InvalidDataException($"Brotli chunk {i} is empty");
+                storedBytes += brotliLength;
             }
             else
             {
@@ -167,13 +194,13 @@ internal static class EntropyContainer
                 if (tokens == 0 && mode == ChunkMode.Tokens)
                     throw new InvalidDataException($"chunk {i} is empty");
             }
-            chunks[i] = new ChunkEntry(mode, (int)length, tokens);
+            chunks[i] = new ChunkEntry(mode, (int)length, tokens, brotliLength);
             payloadBytes += (long)length;
         }
         if (payloadBytes != body.Length - position)
             throw new InvalidDataException($"entropy-coded container has {body.Length - position} payload bytes where the chunk table declares {payloadBytes}");
         if (storedBytes > originalLength)
-            throw new InvalidDataException($"stored chunks hold {storedBytes} bytes, more than the declared original length {originalLength}");
+            throw new InvalidDataException($"stored and Brotli chunks hold {storedBytes} bytes, more than the declared original length {originalLength}");
 
         var offsets = new int[chunkCount];
         long offset = position;
@@ -184,6 +211,7 @@ internal static class EntropyContainer
         }
         var header = new ContainerHeader
         {
+            Version = version,
             ModelName = modelName,
             ModelIdentity = modelIdentity,
             TokenizerName = tokenizerName,

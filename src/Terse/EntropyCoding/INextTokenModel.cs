@@ -7,10 +7,10 @@ namespace Terse.EntropyCoding;
 /// </summary>
 /// <remarks>
 /// Determinism contract, which lossless decoding depends on: for the same model identity, a
-/// session that was reset and then given the same accepted tokens returns bit-identical logits,
-/// whatever the thread, the number of threads, the number of sessions alive, or the machine's
-/// vector width. An implementation that cannot promise this across machines must at least promise
-/// it within one machine and say so.
+/// session from <see cref="CreateSession"/> that was reset and then given the same accepted tokens
+/// returns bit-identical logits, whatever the thread, the number of threads, the number of sessions
+/// alive, the machine's vector width, intrinsics or CPU vendor: a file written on one machine
+/// decodes on any other (container version 3).
 /// </remarks>
 public interface INextTokenModel
 {
@@ -34,6 +34,13 @@ public interface INextTokenModel
 
     /// <summary>Opens a session positioned at the start of a text. Sessions are used by one thread at a time.</summary>
     INextTokenSession CreateSession();
+
+    /// <summary>
+    /// A session with the logits container version 2 was written with: for a neural model, the
+    /// engine's fast arithmetic, the same bits only on the kind of machine that wrote the file. Only
+    /// for reading such files; a model whose one kind of session is already portable keeps this default.
+    /// </summary>
+    INextTokenSession CreateVersion2Session() => CreateSession();
 }
 
 /// <summary>One pass over a text: logits for the next token, then the token that actually came.</summary>

@@ -7,9 +7,10 @@ namespace Terse.EntropyCoding;
 /// The engine's Llama model as the entropy coder's predictor. Every session starts with the BOS
 /// token, as the model was trained, and feeds tokens one at a time through the KV cache
 /// (<see cref="InferenceSession.Step(int)"/>) — or, when the coder refills its sliding context, in
-/// one <see cref="InferenceSession.Prefill(ReadOnlySpan{int})"/>. The engine makes those logits
-/// bit-identical whatever the thread count, matrix backend or prefill size — which is what lets a
-/// file be decoded with other settings than it was encoded with.
+/// one <see cref="InferenceSession.Prefill(ReadOnlySpan{int})"/>. Sessions run the engine's portable
+/// arithmetic (<see cref="LlamaModel.CreatePortableSession"/>), whose logits are bit-identical
+/// whatever the machine, thread count, matrix backend or prefill size — which is what lets a file be
+/// decoded on another computer, or with other settings, than it was encoded with.
 /// </summary>
 public sealed class LlamaNextTokenModel : INextTokenModel
 {
@@ -53,7 +54,10 @@ public sealed class LlamaNextTokenModel : INextTokenModel
 
     public LlamaModel Model => model;
 
-    public INextTokenSession CreateSession() => new Session(model.CreateSession(), bosToken);
+    public INextTokenSession CreateSession() => new Session(model.CreatePortableSession(), bosToken);
+
+    /// <summary>The engine's fast arithmetic, which version-2 containers were coded with.</summary>
+    public INextTokenSession CreateVersion2Session() => new Session(model.CreateSession(), bosToken);
 
     private sealed class Session(InferenceSession inner, int bosToken) : INextTokenSession
     {

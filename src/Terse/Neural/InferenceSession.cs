@@ -21,8 +21,11 @@ namespace Terse.Neural;
 /// AVX-512 or AVX2), every attention row comes from <see cref="Attention.AttendOne"/>, and each is
 /// computed by one thread: threads only split independent outputs. Element-wise functions (exp,
 /// sigmoid) are the same <c>TensorPrimitives</c> calls on every path. Promised for one build of the
-/// library on one kind of machine (exp and friends may differ between runtime versions); that is what
-/// an arithmetic coder needs to decode what it encoded.</para>
+/// library on one kind of machine (exp and friends may differ between runtime versions).</para>
+/// <para>A session made with <see cref="ForwardArithmetic.Portable"/> (<see cref="LlamaModel.CreatePortableSession"/>,
+/// what the entropy coder uses) keeps every promise above and also gives the same bits on every
+/// machine: its kernels (<see cref="Portable"/>) depend on no vector width, intrinsic, fused
+/// multiply-add or library function. It runs the base model only.</para>
 /// <para>A session is not thread-safe; use one per sequence (they may share the model).</para>
 /// </remarks>
 public sealed class InferenceSession
@@ -36,13 +39,19 @@ public sealed class InferenceSession
     private readonly FloatBuffer _x, _normed, _query, _keyRows, _attention, _projected, _gate, _up, _hidden, _logits;
     private readonly LoraAdapter? _adapter;
     private readonly FloatBuffer? _loraRank, _loraOut;
+    private readonly ForwardArithmetic _arithmetic;
+    private readonly Rope _rope;
 
-    internal InferenceSession(LlamaModel model, int capacity, LoraAdapter? adapter)
+    internal InferenceSession(LlamaModel model, int capacity, LoraAdapter? adapter, ForwardArithmetic arithmetic)
     {
         _model = model;
         _config = model.Config;
         model.Applies(adapter);
+        if (adapter is not null && arithmetic.IsPortable)
+            throw new ArgumentException("a portable session runs the base model only (adapters are applied with fused multiply-adds)", nameof(adapter));
         _adapter = adapter;
+        _arithmetic = arithmetic;
+        _rope = arithmetic.Rope(model);
         if (adapter is not null)
         {
             _loraRank = new FloatBuffer(ChunkRows * adapter.Settings.Rank);
@@ -186,7 +195,7 @@ public sealed class InferenceSession
             var w = _model.Layers[l];
             var keys = _keys[l].Span;
             var values = _values[l].Span;
-            RmsNorm.Forward(x, w.AttentionNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
+            _arithmetic.RmsNorm(x, w.AttentionNorm.Value.Span, normed, rows, d, c.NormEpsilon);
             var query = _query.Span[..(rows * d)];
             Project(l, LlamaProjection.Query, normed, d, query, d, rows);
             var keyRows = _keyRows.Span[..(rows * kv)];
@@ -194,18 +203,18 @@ public sealed class InferenceSession
             Project(l, LlamaProjection.Value, normed, d, values[(p0 * kv)..], kv, rows);
             for (int r = 0; r < rows; r++)
             {
-                _model.Rope.Forward(query.Slice(r * d, d), p0 + r);
-                _model.Rope.Forward(keyRows.Slice(r * kv, kv), p0 + r);
+                _rope.Forward(query.Slice(r * d, d), p0 + r);
+                _rope.Forward(keyRows.Slice(r * kv, kv), p0 + r);
             }
             Attention.TransposeKeys(keyRows, kv, rows, c.KvHeads, c.HeadSize, keys, Capacity, p0);
             Attend(l, rows, p0);
             Project(l, LlamaProjection.Output, _attention.Span, d, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
 
-            RmsNorm.Forward(x, w.FeedForwardNorm.Value.Span, normed, default, rows, d, c.NormEpsilon);
+            _arithmetic.RmsNorm(x, w.FeedForwardNorm.Value.Span, normed, rows, d, c.NormEpsilon);
             Project(l, LlamaProjection.Gate, normed, d, _gate.Span, h, rows);
             Project(l, LlamaProjection.Up, normed, d, _up.Span, h, rows);
-            SwiGlu.Forward(_gate.Span[..(rows * h)], _up.Span[..(rows * h)], _hidden.Span[..(rows * h)]);
+            _arithmetic.SwiGlu(_gate.Span[..(rows * h)], _up.Span[..(rows * h)], _hidden.Span[..(rows * h)]);
             Project(l, LlamaProjection.Down, _hidden.Span, h, _projected.Span, d, rows);
             TensorPrimitives.Add(x, _projected.Span[..(rows * d)], x);
         }
@@ -214,16 +223,16 @@ public sealed class InferenceSession
         if (allLogits.IsEmpty && !produceLastLogits)
             return;
         var wanted = normed[(first * d)..];
-        RmsNorm.Forward(x[(first * d)..], _model.FinalNorm.Value.Span, wanted, default, rows - first, d, c.NormEpsilon);
+        _arithmetic.RmsNorm(x[(first * d)..], _model.FinalNorm.Value.Span, wanted, rows - first, d, c.NormEpsilon);
         var classifier = _model.Classifier.Value.Span;
         if (!allLogits.IsEmpty)
         {
-            FixedOrder.MultiplyTransposed(wanted, d, classifier, default, allLogits, c.VocabSize, rows, c.VocabSize, d);
+            _arithmetic.MultiplyTransposed(wanted, d, classifier, default, allLogits, c.VocabSize, rows, c.VocabSize, d);
             if (produceLastLogits)
                 allLogits[((rows - 1) * c.VocabSize)..].CopyTo(_logits.Span);
         }
         else
-            FixedOrder.MultiplyTransposed(wanted, d, classifier, default, _logits.Span, c.VocabSize, 1, c.VocabSize, d);
+            _arithmetic.MultiplyTransposed(wanted, d, classifier, default, _logits.Span, c.VocabSize, 1, c.VocabSize, d);
     }
 
     private static ReadOnlySpan<float> Bias(Parameter? bias) => bias is null ? default : bias.Value.Span;
@@ -233,7 +242,7 @@ public sealed class InferenceSession
     {
         var weight = _model.Layers[layer].Weight(projection);
         int outputs = weight.Shape[0], inputs = weight.Shape[1];
-        FixedOrder.MultiplyTransposed(x, ldx, weight.Value.Span, Bias(_model.Layers[layer].Bias(projection)), y, ldy, rows, outputs, inputs);
+        _arithmetic.MultiplyTransposed(x, ldx, weight.Value.Span, Bias(_model.Layers[layer].Bias(projection)), y, ldy, rows, outputs, inputs);
         if (_adapter is null || !_model.Applies(_adapter) || _adapter.Pair(layer, projection) is not { } pair)
             return;
         int rank = _adapter.Settings.Rank;
@@ -249,11 +258,11 @@ public sealed class InferenceSession
     /// <summary>Attention of each new row (and head) over the cache up to its own position.</summary>
     private unsafe void Attend(int layer, int rows, int p0)
     {
-        var job = new AttentionJob(_config, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0, Capacity);
+        var job = new AttentionJob(_config, _arithmetic, _query.Pointer, _attention.Pointer, _keys[layer].Pointer, _values[layer].Pointer, p0, Capacity);
         Compute.For(rows * _config.Heads, 2L * _config.HeadSize * (p0 + rows), job);
     }
 
-    private readonly unsafe struct AttentionJob(LlamaConfig config, float* query, float* output, float* keys, float* values, int p0, int capacity) : IRangeJob
+    private readonly unsafe struct AttentionJob(LlamaConfig config, ForwardArithmetic arithmetic, float* query, float* output, float* keys, float* values, int p0, int capacity) : IRangeJob
     {
         public void Run(int start, int end)
         {
@@ -264,7 +273,7 @@ public sealed class InferenceSession
                 for (int item = start; item < end; item++)
                 {
                     int r = item / heads, head = item % heads, kvHead = head / group;
-                    Attention.AttendOne(query + r * d + head * headSize, headSize, keys + (long)kvHead * headSize * capacity, capacity,
+                    arithmetic.AttendOne(query + r * d + head * headSize, headSize, keys + (long)kvHead * headSize * capacity, capacity,
                         values + kvHead * headSize, kv, p0 + r + 1, p, output + r * d + head * headSize);
                 }
             ArrayPool<float>.Shared.Return(probabilities);

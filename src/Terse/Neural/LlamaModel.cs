@@ -45,6 +45,7 @@ public sealed class LlamaModel
         FinalNorm = Parameters.Add(HuggingFaceLlamaNames.FinalNorm, d);
         Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(HuggingFaceLlamaNames.LmHead, config.VocabSize, d);
         Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta);
+        _portableRope = new(() => new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta, portable: true));
     }
 
     public LlamaConfig Config { get; private set; }
@@ -60,6 +61,11 @@ public sealed class LlamaModel
     internal Parameter Classifier { get; }
     internal LayerWeights[] Layers { get; }
     internal Rope Rope { get; }
+
+    /// <summary>The rotary tables of portable sessions, made on first use (<see cref="ForwardArithmetic.Portable"/>).</summary>
+    internal Rope PortableRope => _portableRope.Value;
+
+    private readonly Lazy<Rope> _portableRope;
 
     /// <summary>
     /// A model with seeded random weights: linear layers ~ N(0, 0.02²) (output projections scaled by
@@ -164,7 +170,16 @@ public sealed class LlamaModel
     /// <summary>A decoding session with its own KV cache for up to <paramref name="capacity"/> positions (default: the model's maximum).</summary>
     /// <param name="adapter">A LoRA adapter of this model to apply, or null for the base alone.</param>
     public InferenceSession CreateSession(int? capacity = null, LoraAdapter? adapter = null) =>
-        new(this, capacity ?? Config.MaxSequenceLength, adapter);
+        new(this, capacity ?? Config.MaxSequenceLength, adapter, ForwardArithmetic.Native);
+
+    /// <summary>
+    /// A decoding session of the base model whose logits are the same bits on every machine
+    /// (<see cref="ForwardArithmetic.Portable"/>): what the entropy coder needs to decode a file on
+    /// another CPU than the one that wrote it. Somewhat slower than <see cref="CreateSession"/>, and
+    /// its last bits differ from it.
+    /// </summary>
+    internal InferenceSession CreatePortableSession(int? capacity = null) =>
+        new(this, capacity ?? Config.MaxSequenceLength, null, ForwardArithmetic.Portable);
 
     /// <summary>
     /// SHA-256 over the configuration and every parameter (name, shape, float bits) in order: two

@@ -17,9 +17,10 @@ public class EntropyCodecTests
         new(tokenizer.VocabularySize, order: 2, maxSessionTokens: window, name: name);
 
     /// <param name="context">Tokens of context the model holds (the model's window is <paramref name="window"/>).</param>
+    /// <param name="brotli">Let Brotli take the chunks it packs smaller; off where a test measures the model itself.</param>
     private static EntropyCodec Codec(Terse.Tokenization.Tokenizer tokenizer, int degree = 1, int? context = null, int window = 64,
-        int? carry = null, int? chunkBytes = null) =>
-        new(ModelFor(tokenizer, window), tokenizer, new EntropyCodecOptions(degree, context, carry, chunkBytes));
+        int? carry = null, int? chunkBytes = null, bool brotli = true) =>
+        new(ModelFor(tokenizer, window), tokenizer, new EntropyCodecOptions(degree, context, carry, chunkBytes, brotli));
 
     private const string Story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. " +
         "One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n\n";
@@ -124,7 +125,7 @@ public class EntropyCodecTests
         var lines = Enumerable.Range(0, 300).Select(i => i % 3 == 0 ? "the cat sat on the mat." : i % 3 == 1 ? "a dog ran to the park." : "the end.").ToArray();
         var withNewlines = Encoding.UTF8.GetBytes(string.Join("\n", lines));
         var withSpaces = Encoding.UTF8.GetBytes(string.Join(" ", lines));
-        var codec = Codec(Letters, window: 4000);
+        var codec = Codec(Letters, window: 4000, brotli: false);
         var escaped = codec.Compress(withNewlines);
         var plain = codec.Compress(withSpaces);
         Assert.Equal(withNewlines, codec.Decompress(escaped.Container));
@@ -186,7 +187,7 @@ public class EntropyCodecTests
     public void A_predictable_text_compresses_and_the_size_matches_the_models_surprisal()
     {
         var input = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 6)));
-        var codec = Codec(Bytes, window: 2000);
+        var codec = Codec(Bytes, window: 2000, brotli: false);
         var result = codec.Compress(input);
         Assert.Equal(1, result.Chunks);
         Assert.Equal(input, codec.Decompress(result.Container));
@@ -264,7 +265,7 @@ public class EntropyCodecTests
     public void Container_says_which_model_and_tokenizer_it_needs()
     {
         var model = ModelFor(Bytes, name: "tiny-model");
-        var result = new EntropyCodec(model, Bytes).Compress(Encoding.UTF8.GetBytes(Story));
+        var result = new EntropyCodec(model, Bytes, new EntropyCodecOptions(BrotliFallback: false)).Compress(Encoding.UTF8.GetBytes(Story));
         var info = EntropyCodec.ReadInfo(result.Container);
         Assert.Equal("tiny-model", info.ModelName);
         Assert.Equal(Convert.ToHexStringLower(model.Identity), info.ModelIdentity);
@@ -311,7 +312,7 @@ public class EntropyCodecTests
         var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(Story, 3)));
         var noise = RandomBytes(new Random(11), 700);
         byte[] input = [.. text, .. noise, .. text];
-        var codec = Codec(Bytes, window: 2000, chunkBytes: 256, degree: 2);
+        var codec = Codec(Bytes, window: 2000, chunkBytes: 256, degree: 2, brotli: false);
         var result = codec.Compress(input);
         Assert.Equal(input, codec.Decompress(result.Container));
         var info = EntropyCodec.ReadInfo(result.Container);
@@ -321,6 +322,62 @@ public class EntropyCodecTests
         Assert.True(result.StoredChunks >= 2 && result.StoredChunks < result.Chunks);
         Assert.True(result.CodedBytes < input.Length - result.StoredBytes, $"{result.CodedBytes} coded bytes for {input.Length - result.StoredBytes} bytes");
         AssertWithinExpansionBound(input, result);
+    }
+
+    /// <summary>
+    /// A line repeated at a distance beyond the model's window of 8 tokens: the model cannot see the
+    /// repeats, Brotli can, so those chunks become Brotli streams, exactly what Brotli makes of
+    /// them; noise stays stored. No chunk costs more than Brotli would. (With a real model, stories
+    /// coded beside logs packed: LlamaEntropyTests.)
+    /// </summary>
+    [Fact]
+    public void Chunks_Brotli_packs_smaller_than_the_model_are_packed_and_noise_is_stored()
+    {
+        var random = new Random(12);
+        var line = new string(Enumerable.Range(0, 90).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray()) + "\n";
+        byte[] repeats = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line, 12)));
+        byte[] input = [.. repeats, .. RandomBytes(new Random(13), 1_200)];
+        var codec = Codec(Bytes, context: 8, carry: 2, chunkBytes: 400, degree: 2);
+        var result = codec.Compress(input);
+        Assert.Equal(input, codec.Decompress(result.Container));
+        Assert.Equal(result.BrotliChunks, EntropyCodec.ReadInfo(result.Container).BrotliChunks);
+        Assert.InRange(result.BrotliBytes, repeats.Length - 400, repeats.Length + 400);
+        Assert.InRange(result.StoredBytes, 1_200 - 400, 1_200);
+        Assert.Equal(result.Chunks, result.BrotliChunks + result.StoredChunks);
+        AssertNoChunkCostsMoreThanBrotli(codec, input, result.Container);
+        AssertWithinExpansionBound(input, result);
+    }
+
+    /// <summary>Every chunk's table entry and payload together are at most what a Brotli entry of its bytes would take.</summary>
+    internal static void AssertNoChunkCostsMoreThanBrotli(EntropyCodec codec, byte[] input, byte[] container)
+    {
+        var entries = EntropyContainer.Read(container).Header.Chunks;
+        var ranges = codec.Prepare(input).Chunks.Select(c => c.Bytes).ToArray();
+        Assert.Equal(ranges.Length, entries.Length);
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var bytes = input.AsSpan(ranges[i]);
+            var buffer = new byte[bytes.Length + 100];
+            Assert.True(System.IO.Compression.BrotliEncoder.TryCompress(bytes, buffer, out int brotli, 11, 22));
+            int brotliCost = new ChunkEntry(ChunkMode.Brotli, brotli, 0, bytes.Length).TableBytes + brotli;
+            int cost = entries[i].TableBytes + entries[i].PayloadLength;
+            Assert.True(cost <= brotliCost, $"chunk {i} ({entries[i].Mode}) costs {cost} bytes, Brotli {brotliCost}");
+            if (entries[i].Mode == ChunkMode.Brotli)
+                Assert.Equal(brotli, entries[i].PayloadLength);
+        }
+    }
+
+    [Fact]
+    public void A_version_2_container_cannot_hold_Brotli_chunks()
+    {
+        var repeated = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("qzxv wkjy pfgb mnhl tsrd ", 40)));
+        var codec = Codec(Bytes, context: 4, carry: 0);
+        var container = codec.Compress(repeated).Container;
+        Assert.Equal(1, EntropyCodec.ReadInfo(container).BrotliChunks);
+        Assert.Equal(repeated, codec.Decompress(container));
+        var old = AsVersion2(container);
+        var error = Assert.Throws<InvalidDataException>(() => codec.Decompress(old));
+        Assert.Contains("unknown mode 3", error.Message);
     }
 
     [Fact]
@@ -346,14 +403,15 @@ public class EntropyCodecTests
     public void A_container_of_another_version_is_refused_saying_which_versions()
     {
         var container = Codec(Bytes).Compress(Encoding.UTF8.GetBytes(Story)).Container;
-        foreach (byte version in new byte[] { 0, 1, 3, 255 })
+        Assert.Equal(3, container[4]);
+        foreach (byte version in new byte[] { 0, 1, 4, 255 })
         {
             var other = (byte[])container.Clone();
             other[4] = version;
             FixChecksum(other);
             var error = Assert.Throws<InvalidDataException>(() => Codec(Bytes).Decompress(other));
             Assert.Contains($"version {version} is not supported", error.Message);
-            Assert.Contains("reads version 2 only", error.Message);
+            Assert.Contains("reads versions 2 to 3", error.Message);
             Assert.Throws<InvalidDataException>(() => EntropyCodec.ReadInfo(other));
         }
         // Even a bare magic and version says so, before any checksum.
@@ -382,8 +440,9 @@ public class EntropyCodecTests
     }
 
     /// <summary>
-    /// 12,000 malformed inputs: random bytes, random bytes behind the right magic and version, and
-    /// mutations of real containers — half of them with the container checksum recomputed, so the
+    /// 12,000 malformed inputs: random bytes, random bytes behind the right magic and a version the
+    /// reader knows (2 or 3), and mutations of real containers of both versions — half of them with
+    /// the container checksum recomputed, so the
     /// parser and the decoder behind the checksum see the damage too. Each must either fail with
     /// InvalidDataException, or with ModelMismatchException when a forged checksum makes a changed
     /// model identity or tokenizer fingerprint look genuine, or (when only informational bytes
@@ -399,10 +458,18 @@ public class EntropyCodecTests
             // Random bytes after text: chunks stored verbatim beside coded ones.
             .Append([.. Encoding.UTF8.GetBytes(Story[..50]), .. RandomBytes(new Random(7), 60)])
             .Append([.. RandomBytes(new Random(8), 50), .. Encoding.UTF8.GetBytes("the cat sat. the cat sat. the cat sat. the end.")])
+            // Repeats beyond the model's 12-token window: Brotli chunks.
+            .Append(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("qzxv wkjy pfgb mnhl ", 6))))
             .ToArray();
         var results = originals.Select((o, i) => codecs[i % 2].Compress(o)).ToArray();
         Assert.True(results.Count(r => r.StoredChunks > 0 && r.StoredChunks < r.Chunks) >= 2, "some containers mix stored and coded chunks");
-        var containers = results.Select(r => r.Container).ToArray();
+        // Every other container as version 2 (the same layout; these test models have one arithmetic):
+        // the reader of the old version is fuzzed too.
+        var containers = results.Select((r, i) => i % 4 < 2 ? r.Container : AsVersion2(r.Container)).ToArray();
+        Assert.Contains(containers, c => c[4] == 2);
+        Assert.Contains(containers, c => c[4] == 3 && EntropyCodec.ReadInfo(c).BrotliChunks > 0);
+        for (int i = 0; i < originals.Length; i++)
+            Assert.Equal(originals[i], codecs[i % 2].Decompress(containers[i]));
         int rejected = 0, exact = 0, mismatched = 0;
         for (int trial = 0; trial < 12_000; trial++)
         {
@@ -410,7 +477,7 @@ public class EntropyCodecTests
             byte[] candidate = (trial % 6) switch
             {
                 0 => RandomBytes(random, random.Next(0, 80)),
-                1 => [.. "TSEC"u8, 2, .. RandomBytes(random, random.Next(0, 80))],
+                1 => [.. "TSEC"u8, (byte)random.Next(2, 4), .. RandomBytes(random, random.Next(0, 80))],
                 3 => MutateChunkTable(random, containers[which]),
                 _ => Mutate(random, containers[which], fixChecksum: trial % 2 == 0),
             };
@@ -433,6 +500,14 @@ public class EntropyCodecTests
         }
         Assert.Equal(12_000, rejected + exact + mismatched);
         Assert.True(rejected > 10_000, $"only {rejected} rejected");
+    }
+
+    private static byte[] AsVersion2(byte[] container)
+    {
+        var old = (byte[])container.Clone();
+        old[4] = 2;
+        FixChecksum(old);
+        return old;
     }
 
     /// <summary>Damages the chunk table (modes, lengths, token counts) and forges the checksum.</summary>

@@ -38,8 +38,8 @@ public class LlamaEntropyTests
     /// <summary>
     /// The acceptance round trip on every shared text file (its first 6 KB here; the benchmark
     /// script does the first 100 KB), and the expansion bound: logs and code, which the story model
-    /// predicts worse than 8 bits a byte, are stored, so no file grows by more than the header and
-    /// 3 bytes per chunk.
+    /// predicts worse than 8 bits a byte, are packed with Brotli (or stored), so no file grows by
+    /// more than the header and 3 bytes per chunk.
     /// </summary>
     [Fact]
     public void Every_shared_text_round_trips_with_stories260K_and_never_expands()
@@ -53,10 +53,37 @@ public class LlamaEntropyTests
             Assert.Equal(0, result.RawBytes);
             EntropyCodecTests.AssertWithinExpansionBound(input, result);
             if (file.Contains("loghub") || file.Contains("humaneval"))
-                Assert.True(result.StoredChunks > 0, $"{file}: nothing stored at {result.BitsPerByte:F2} bits/byte");
+                Assert.True(result.BrotliChunks > 0, $"{file}: nothing packed with Brotli at {result.BitsPerByte:F2} bits/byte");
             if (file.Contains("tinystories"))
-                Assert.Equal(0, result.StoredChunks);
+                Assert.Equal(0, result.StoredChunks + result.BrotliChunks);
         }
+    }
+
+    /// <summary>
+    /// Each chunk keeps the smallest of the model's stream, Brotli's and its bytes: stories260K codes
+    /// the stories, Brotli packs the log lines (which the story model predicts at over 8 bits a byte),
+    /// random bytes are stored.
+    /// </summary>
+    [Fact]
+    public void Stories_are_coded_logs_packed_with_Brotli_and_noise_stored()
+    {
+        var story = Head("text/tinystories_valid_head.txt", 4_000);
+        var log = Head("text/loghub_HDFS_2k.log", 4_000);
+        var noise = new byte[1_500];
+        new Random(3).NextBytes(noise);
+        byte[] input = [.. story, .. log, .. noise];
+        var codec = new EntropyCodec(Stories, StoriesTokenizer, new EntropyCodecOptions(2, ChunkBytes: 1_000));
+        var result = codec.Compress(input);
+        Assert.Equal(input, codec.Decompress(result.Container));
+        var modes = EntropyContainer.Read(result.Container).Header.Chunks.Select(c => c.Mode).ToArray();
+        var ranges = codec.Prepare(input).Chunks.Select(c => c.Bytes).ToArray();
+        for (int i = 0; i < modes.Length; i++)
+        {
+            int middle = (ranges[i].Start.Value + ranges[i].End.Value) / 2;
+            var expected = middle < story.Length ? ChunkMode.Tokens : middle < story.Length + log.Length ? ChunkMode.Brotli : ChunkMode.Stored;
+            Assert.True(expected == modes[i], $"chunk {i} (bytes {ranges[i]}) is {modes[i]}, expected {expected}");
+        }
+        EntropyCodecTests.AssertNoChunkCostsMoreThanBrotli(codec, input, result.Container);
     }
 
     /// <summary>Refilling the sliding window feeds the carried tokens in one prefill: the logits must be those of feeding them one by one.</summary>

@@ -12,7 +12,11 @@ public class CompressCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    internal static (int Exit, string Out, string Err) Terse(byte[]? stdin, params string[] args)
+    internal static (int Exit, string Out, string Err) Terse(byte[]? stdin, params string[] args) =>
+        Terse(stdin, new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Variables set in the child's environment (e.g. <c>DOTNET_EnableHWIntrinsic=0</c>).</param>
+    internal static (int Exit, string Out, string Err) Terse(byte[]? stdin, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -21,6 +25,8 @@ public class CompressCliTests : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Terse.Cli.dll"));
         foreach (var a in args)
             start.ArgumentList.Add(a);

@@ -50,6 +50,97 @@ internal static class Attention
     }
 
     /// <summary>
+    /// <see cref="AttendOne"/> in the portable arithmetic (<see cref="Portable"/>), for the entropy
+    /// coder: each score is ((q₀k₀ + q₁k₁) + …) with every product and sum rounded on its own, one
+    /// position per lane, divided by √head_size; softmax with the portable exponential and the
+    /// canonical sum; then o[i] = ((p₀v₀[i] + p₁v₁[i]) + …) in position order, one dimension per lane.
+    /// Lanes never mix, so the bits are the same with vectors of any width or none.
+    /// </summary>
+    public static unsafe void AttendOnePortable(float* query, int headSize, float* keysTransposed, int keyStride,
+        float* values, int valueStride, int count, float* probabilities, float* output)
+    {
+        if (Vector128.IsHardwareAccelerated)
+            AttendOnePortable<HardwareQuad>(query, headSize, keysTransposed, keyStride, values, valueStride, count, probabilities, output);
+        else
+            AttendOnePortable<SoftwareQuad>(query, headSize, keysTransposed, keyStride, values, valueStride, count, probabilities, output);
+    }
+
+    public static unsafe void AttendOnePortable<TQuad>(float* query, int headSize, float* keysTransposed, int keyStride,
+        float* values, int valueStride, int count, float* probabilities, float* output) where TQuad : struct, IQuad<TQuad>
+    {
+        float scale = MathF.Sqrt(headSize);
+        var divisor = TQuad.Broadcast(scale);
+        int t = 0;
+        // Four quads of positions at once: independent chains hide the latency of the additions.
+        for (; t + 16 <= count; t += 16)
+        {
+            TQuad a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int i = 0; i < headSize; i++)
+            {
+                var q = TQuad.Broadcast(query[i]);
+                float* keys = keysTransposed + (long)i * keyStride + t;
+                a0 += q * TQuad.Load(ref keys[0]);
+                a1 += q * TQuad.Load(ref keys[4]);
+                a2 += q * TQuad.Load(ref keys[8]);
+                a3 += q * TQuad.Load(ref keys[12]);
+            }
+            TQuad.Store(a0 / divisor, ref probabilities[t]);
+            TQuad.Store(a1 / divisor, ref probabilities[t + 4]);
+            TQuad.Store(a2 / divisor, ref probabilities[t + 8]);
+            TQuad.Store(a3 / divisor, ref probabilities[t + 12]);
+        }
+        for (; t + 4 <= count; t += 4)
+        {
+            TQuad acc = default;
+            for (int i = 0; i < headSize; i++)
+                acc += TQuad.Broadcast(query[i]) * TQuad.Load(ref keysTransposed[(long)i * keyStride + t]);
+            TQuad.Store(acc / divisor, ref probabilities[t]);
+        }
+        // The last positions lane by lane: the same operations as a lane of a quad.
+        for (; t < count; t++)
+        {
+            float acc = 0f;
+            for (int i = 0; i < headSize; i++)
+                acc += query[i] * keysTransposed[(long)i * keyStride + t];
+            probabilities[t] = acc / scale;
+        }
+        Portable.Softmax<TQuad>(new Span<float>(probabilities, count));
+
+        int d = 0;
+        for (; d + 16 <= headSize; d += 16)
+        {
+            TQuad a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int s = 0; s < count; s++)
+            {
+                var p = TQuad.Broadcast(probabilities[s]);
+                float* row = values + (long)s * valueStride + d;
+                a0 += p * TQuad.Load(ref row[0]);
+                a1 += p * TQuad.Load(ref row[4]);
+                a2 += p * TQuad.Load(ref row[8]);
+                a3 += p * TQuad.Load(ref row[12]);
+            }
+            TQuad.Store(a0, ref output[d]);
+            TQuad.Store(a1, ref output[d + 4]);
+            TQuad.Store(a2, ref output[d + 8]);
+            TQuad.Store(a3, ref output[d + 12]);
+        }
+        for (; d + 4 <= headSize; d += 4)
+        {
+            TQuad acc = default;
+            for (int s = 0; s < count; s++)
+                acc += TQuad.Broadcast(probabilities[s]) * TQuad.Load(ref values[(long)s * valueStride + d]);
+            TQuad.Store(acc, ref output[d]);
+        }
+        for (; d < headSize; d++)
+        {
+            float acc = 0f;
+            for (int s = 0; s < count; s++)
+                acc += probabilities[s] * values[(long)s * valueStride + d];
+            output[d] = acc;
+        }
+    }
+
+    /// <summary>
     /// o[i] = Σ_t p[t]·v[t][i]: position t goes to partial sum t mod 4 by fused multiply-add (four
     /// independent chains hide the FMA latency), then o = (s₀ + s₁) + (s₂ + s₃). Every lane follows
     /// the same sequence, so the vector width does not change the result.

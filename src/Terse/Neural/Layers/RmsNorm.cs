@@ -8,13 +8,21 @@ internal static class RmsNorm
 {
     /// <param name="rstd">Receives 1 / sqrt(mean(x²) + ε) per row for the backward pass (may be empty).</param>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, Span<float> rstd,
-        int rows, int dim, float epsilon)
+        int rows, int dim, float epsilon) => Forward(x, weight, y, rstd, rows, dim, epsilon, portable: false);
+
+    /// <param name="portable">
+    /// Sum the squares with <see cref="Portable.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/> (the
+    /// entropy coder's arithmetic) rather than <see cref="FixedOrder"/>'s fused multiply-adds. The
+    /// rest is portable as it is: √ is correctly rounded and the products are lane-wise.
+    /// </param>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, Span<float> rstd,
+        int rows, int dim, float epsilon, bool portable)
     {
         for (int r = 0; r < rows; r++)
         {
             var xr = x.Slice(r * dim, dim);
             var yr = y.Slice(r * dim, dim);
-            float meanSquare = FixedOrder.Dot(xr, xr) / dim + epsilon;
+            float meanSquare = (portable ? Portable.Dot(xr, xr) : FixedOrder.Dot(xr, xr)) / dim + epsilon;
             float scale = 1f / MathF.Sqrt(meanSquare);
             if (!rstd.IsEmpty)
                 rstd[r] = scale;

@@ -1,3 +1,5 @@
+using Terse.Neural.Numerics;
+
 namespace Terse.Neural.Layers;
 
 /// <summary>
@@ -10,7 +12,12 @@ internal sealed class Rope
     private readonly float[] _cos, _sin;
     private readonly int _half;
 
-    public Rope(int headSize, int maxPositions, float theta)
+    /// <param name="portable">
+    /// Take powers, sines and cosines from <see cref="PortableMath"/> (the same bits on every machine,
+    /// for the entropy coder) instead of the runtime's MathF, whose last bits may differ between
+    /// platforms. The angles are the same single-precision products either way.
+    /// </param>
+    public Rope(int headSize, int maxPositions, float theta, bool portable = false)
     {
         _half = headSize / 2;
         _cos = new float[maxPositions * _half];
@@ -19,10 +26,11 @@ internal sealed class Rope
             for (int i = 0; i < _half; i++)
             {
                 // Single-precision steps as in llama2.c's run.c, whose outputs we reproduce.
-                float frequency = 1f / MathF.Pow(theta, 2 * i / (float)headSize);
+                float exponent = 2 * i / (float)headSize;
+                float frequency = 1f / (portable ? (float)PortableMath.Pow(theta, exponent) : MathF.Pow(theta, exponent));
                 float angle = pos * frequency;
-                _cos[pos * _half + i] = MathF.Cos(angle);
-                _sin[pos * _half + i] = MathF.Sin(angle);
+                _cos[pos * _half + i] = portable ? (float)PortableMath.Cos(angle) : MathF.Cos(angle);
+                _sin[pos * _half + i] = portable ? (float)PortableMath.Sin(angle) : MathF.Sin(angle);
             }
     }
 
