@@ -25,6 +25,7 @@ public static class Program
         ["plot-training"] = Pretraining.PlotTrainingCommand.Run,
         ["plot-eval"] = Evaluation.PlotEvaluationCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
+        ["ztokens-search"] = ZTokens.ZTokenSearchCommand.Run,
     };
 
     public static int Main(string[] args)

@@ -255,13 +255,14 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
     private readonly Option<string?> compressModel = ModelOption();
     private readonly Option<string?> decompressModel = ModelOption();
     private readonly Option<bool> strict = new("--strict") { Description = "ztokens: store a segment whose Z code does not restore it exactly as its ids (no corrections)" };
+    private readonly Option<bool> search = new("--search") { Description = "ztokens: where the greedy code is not exact, try longer codes and keep the one stored in the fewest bits (slower: up to --max-code times the work)" };
     private readonly Option<bool> noVerify = CompressCommands.NoVerifyOption;
 
     public string Name => "ztokens";
 
     public string Description => "lossless learned Z-token codes with per-segment fallback; needs --ztokens DIR";
 
-    public IReadOnlyList<Option> CompressOptions => [compressModel, strict, noVerify];
+    public IReadOnlyList<Option> CompressOptions => [compressModel, strict, search, noVerify];
 
     public IReadOnlyList<Option> DecompressOptions => [decompressModel];
 
@@ -278,7 +279,7 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
     {
         var (model, tokenizer) = ZTokenCommands.Load(RequireModel(context, compressModel), context.Tokenizer);
         var ids = CompressCommands.TokenizeExactly(tokenizer, input);
-        var compressor = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Repair: !context.Parse.GetValue(strict)));
+        var compressor = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Repair: !context.Parse.GetValue(strict), Search: context.Parse.GetValue(search)));
         var (container, report) = compressor.Compress(input, ids, verify: !context.Parse.GetValue(noVerify), context.Progress);
         if (report.Exact == false)
             throw new InvalidOperationException("Z-token coding did not round-trip this input; please report it");

@@ -43,25 +43,63 @@ public sealed class ZTokenCodec
     public ZTokenModel Model => _z;
 
     /// <summary>The greedy Z code of a segment (1 … MaxCodeLength Z-token ids).</summary>
-    public int[] Encode(ReadOnlySpan<int> segment)
+    public int[] Encode(ReadOnlySpan<int> segment) => Encode(segment, minLength: 1);
+
+    /// <summary>
+    /// The greedy Z code of a segment when the compressor may not stop before
+    /// <paramref name="minLength"/> Z-tokens: where it would have stopped, it takes its most likely
+    /// code instead, and it stops at <paramref name="minLength"/> when it wanted to stop earlier.
+    /// </summary>
+    public int[] Encode(ReadOnlySpan<int> segment, int minLength)
     {
         CheckSegment(segment);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minLength, _z.Shape.MaxCodeLength);
         _compressor.Reset();
         int[] prompt = [_z.Bos, .. segment, _v.Begin];
         var logits = _compressor.Prefill(prompt);
         var code = new List<int>(_z.Shape.MaxCodeLength);
         var emit = _emit;
+        bool wantedToStop = false;
         for (int k = 1; k <= _z.Shape.MaxCodeLength; k++)
         {
             _z.EmitLogits(logits, emit);
-            int choice = DiscreteBottleneck.Choose(emit, default, 1f, mayStop: k > 1);
+            if (k > minLength && wantedToStop)
+                break;
+            int choice = DiscreteBottleneck.Choose(emit, default, 1f, mayStop: k > minLength);
             if (choice == _v.CodeCount)
                 break;
+            if (k > 1 && k <= minLength && !wantedToStop)
+                wantedToStop = DiscreteBottleneck.Choose(emit, default, 1f, mayStop: true) == _v.CodeCount;
             code.Add(_v.FirstCode + choice);
             if (k < _z.Shape.MaxCodeLength)
                 logits = _compressor.Step(_v.FirstCode + choice);
         }
         return [.. code];
+    }
+
+    /// <summary>
+    /// Encode-time search over code lengths: the greedy code, then, while greedy decoding does not
+    /// restore the segment, the codes of each longer minimum length up to the longest code. Returns
+    /// the candidate of least <paramref name="cost"/> (of its length and its count of corrections;
+    /// the earlier on ties) with its corrections. The search ends at the first exact code, since a
+    /// longer one would restore no more. Costs up to MaxCodeLength encodes and decodes.
+    /// </summary>
+    public (int[] Code, Corrections Corrections) EncodeSearch(ReadOnlySpan<int> segment, Func<int, int, double> cost)
+    {
+        var best = Encode(segment);
+        var bestCorrections = FindCorrections(best, segment);
+        double bestCost = cost(best.Length, bestCorrections.Count);
+        var last = bestCorrections;
+        for (int length = best.Length + 1; last.Count > 0 && length <= _z.Shape.MaxCodeLength; length++)
+        {
+            var code = Encode(segment, length);
+            last = FindCorrections(code, segment);
+            double candidate = cost(code.Length, last.Count);
+            if (candidate < bestCost)
+                (best, bestCorrections, bestCost) = (code, last, candidate);
+        }
+        return (best, bestCorrections);
     }
 
     /// <summary>

@@ -5,7 +5,8 @@ namespace Terse.ZTokens;
 
 /// <param name="Repair">Keep a Z code whose greedy decoding deviates, with corrections at the deviating positions, when that is smaller than the raw ids; false: such a segment falls back to its raw ids.</param>
 /// <param name="MaxDegreeOfParallelism">Segments coded at once (default: one per core); the output does not depend on it.</param>
-public sealed record ZTokenCompressionOptions(bool Repair = true, int? MaxDegreeOfParallelism = null);
+/// <param name="Search">Try longer codes where the greedy one is not exact and keep the one stored in the fewest bits (<see cref="ZTokenCodec.EncodeSearch"/>; up to MaxCodeLength times the work).</param>
+public sealed record ZTokenCompressionOptions(bool Repair = true, int? MaxDegreeOfParallelism = null, bool Search = false);
 
 /// <summary>What a compression did, segment by segment.</summary>
 /// <param name="ExactSegments">Segments stored as a Z code that greedy decoding restores on its own.</param>
@@ -75,8 +76,17 @@ public sealed class ZTokenCompressor
         Run(segments.Length, (codec, i) =>
         {
             var segment = ids.AsSpan(i * header.SegmentLength, header.SegmentLengthAt(i));
-            var code = codec.Encode(segment);
-            var corrections = codec.FindCorrections(code, segment);
+            int[] code;
+            Corrections corrections;
+            if (Options.Search)
+                // Without repair only an exact code can be kept: any exact one beats every inexact one.
+                (code, corrections) = codec.EncodeSearch(segment, (length, fixes) =>
+                    Options.Repair ? widths.CodeBits(length, fixes) : fixes == 0 ? length : double.PositiveInfinity);
+            else
+            {
+                code = codec.Encode(segment);
+                corrections = codec.FindCorrections(code, segment);
+            }
             bool useCode = corrections.Count == 0
                 || (Options.Repair && widths.CodeBits(code.Length, corrections.Count) < widths.RawBits(segment.Length));
             segments[i] = useCode ? new StoredSegment(code, corrections, null) : new StoredSegment([], Corrections.None, segment.ToArray());

@@ -79,6 +79,7 @@ public class ZTokenCodecTests
         var tokenizer = Llama2cTokenizer.Stories260K;
         var repairing = new ZTokenCompressor(model, tokenizer);
         var strict = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Repair: false));
+        var searching = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Search: true));
         var texts = Gen.OneOf(
                 Gen.Elements("Once upon a time, there was a little girl named Lily. She loved to play outside.", "The cat sat.", "", "a", "\n\n", "Tom and Sue went to the park to see the big tree."),
                 ArbMap.Default.GeneratorFor<string>().Where(s => s is not null && s.Length < 60))
@@ -89,7 +90,8 @@ public class ZTokenCodecTests
             var ids = tokenizer.Encode(text);
             if (!tokenizer.DecodeToBytes(ids).AsSpan().SequenceEqual(bytes))
                 return; // text the tokenizer does not reproduce (lone surrogates) is the CLI's TokenizeExactly business
-            foreach (var compressor in new[] { repairing, strict })
+            int? greedyBytes = null;
+            foreach (var compressor in new[] { repairing, strict, searching })
             {
                 var (container, report) = compressor.Compress(bytes, ids);
                 Assert.True(report.Exact);
@@ -99,8 +101,40 @@ public class ZTokenCodecTests
                 Assert.Equal(container.Length, report.OutputBytes);
                 if (compressor == strict)
                     Assert.Equal(0, report.RepairedSegments);
+                if (compressor == repairing)
+                    greedyBytes = container.Length;
+                // Each segment keeps the cheapest of its candidates, the greedy code among them.
+                if (compressor == searching)
+                    Assert.True(container.Length <= greedyBytes, $"search {container.Length} > greedy {greedyBytes}");
             }
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(25).WithQuietOnSuccess(true));
+    }
+
+    [Fact]
+    public void A_minimum_length_extends_the_greedy_code_and_the_search_keeps_the_cheapest_candidate()
+    {
+        var model = Scrambled(37);
+        var codec = new ZTokenCodec(model);
+        var segments = Gen.Choose(1, 6).SelectMany(length => Gen.ArrayOf(Gen.Choose(0, 15), length)).ToArbitrary();
+        Prop.ForAll(segments, segment =>
+        {
+            var greedy = codec.Encode(segment);
+            Assert.Equal(greedy, codec.Encode(segment, minLength: 1));
+            for (int length = 1; length <= 4; length++)
+            {
+                var forced = codec.Encode(segment, length);
+                Assert.True(forced.Length >= length);
+                // Up to where the greedy code stopped the choices are the same; a code that wanted to stop
+                // before the minimum stops exactly at it.
+                Assert.Equal(greedy[..Math.Min(greedy.Length, forced.Length)], forced[..Math.Min(greedy.Length, forced.Length)]);
+                if (greedy.Length < length)
+                    Assert.Equal(length, forced.Length);
+            }
+            var (code, corrections) = codec.EncodeSearch(segment, (length, fixes) => fixes * 100.0 + length);
+            Assert.Equal(codec.FindCorrections(code, segment), corrections, (a, b) => a.Positions.SequenceEqual(b.Positions) && a.Tokens.SequenceEqual(b.Tokens));
+            Assert.True(corrections.Count <= codec.FindCorrections(greedy, segment).Count);
+            Assert.Equal(segment, codec.Decode(code, segment.Length, corrections));
+        }).QuickCheckThrowOnFailure();
     }
 
     [Fact]
