@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Terse.Models;
+using Terse.Neural.Training;
 using Terse.Cli.Infrastructure;
 using Terse.EntropyCoding;
 using Terse.Tokenization;
@@ -8,7 +9,7 @@ using Terse.ZTokens;
 
 namespace Terse.Cli.Commands;
 
-/// <summary><c>terse ztokens train|eval</c>: learned Z-token compression (Li et al. 2026) on a frozen base model.</summary>
+/// <summary><c>terse ztokens train|eval|train-inferencer|generate</c>: learned Z-token compression (Li et al. 2026) on a frozen base model, and generation in Z-space.</summary>
 public static class ZTokenCommands
 {
     public static void AddTo(RootCommand root)
@@ -16,6 +17,8 @@ public static class ZTokenCommands
         var ztokens = new Command("ztokens", "Train and evaluate Z-token compressors: a frozen base LM with a compressor and a decompressor LoRA adapter and |Z| new tokens.");
         ztokens.Subcommands.Add(TrainCommand());
         ztokens.Subcommands.Add(EvalCommand());
+        ztokens.Subcommands.Add(TrainInferencerCommand());
+        ztokens.Subcommands.Add(GenerateCommand());
         root.Subcommands.Add(ztokens);
     }
 
@@ -148,6 +151,86 @@ public static class ZTokenCommands
         });
         return command;
     }
+
+    private static Command TrainInferencerCommand()
+    {
+        var directory = new Argument<string>("model") { Description = "A folder written by `terse ztokens train`; the inferencer is saved in MODEL/inferencer." };
+        var files = new Argument<string[]>("files") { Description = "Training text files (coded by the model's compressor).", Arity = ArgumentArity.OneOrMore };
+        var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file, when the model's is not built in." };
+        var contextSegments = new Option<int>("--context-segments") { Description = "Segments of codes the inferencer reads before the one it writes.", DefaultValueFactory = _ => 8 };
+        var steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => 600 };
+        var batch = new Option<int>("--batch") { Description = "Samples per update.", DefaultValueFactory = _ => 8 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the new adapter and of the samples.", DefaultValueFactory = _ => 1 };
+        var threads = EngineThreads.CreateOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var command = new Command("train-inferencer", "Train an inferencer adapter that continues a text in Z-space: it reads the codes of the preceding segments and writes the next segment's code.")
+        {
+            directory, files, tokenizer, contextSegments, steps, batch, seed, threads, json,
+        };
+        command.SetGuardedAction(parse =>
+        {
+            EngineThreads.Apply(parse.GetValue(threads));
+            int stepCount = parse.GetValue(steps), batchSize = parse.GetValue(batch), context = parse.GetValue(contextSegments);
+            if (stepCount < 1 || batchSize < 1 || context < 1)
+                throw new CliException("--steps, --batch and --context-segments must be ≥ 1");
+            string folder = parse.GetValue(directory)!;
+            var (z, vocabulary) = Load(folder, parse.GetValue(tokenizer));
+            if (Directory.Exists(Path.Combine(folder, ZTokenGeneration.InferencerName)))
+                throw new CliException($"{Path.Combine(folder, ZTokenGeneration.InferencerName)} exists already: remove it to train another");
+            var corpus = parse.GetValue(files)!.SelectMany(path => CompressCommands.TokenizeExactly(vocabulary, CliIO.ReadAllBytes(path))).ToArray();
+            var clock = Stopwatch.StartNew();
+            var losses = new List<float>();
+            var generation = ProgressReporter.Run("training the inferencer", stepCount, progress =>
+                ZTokenGeneration.Train(z, corpus, context, new PrefixTuningSettings(Steps: stepCount, BatchSize: batchSize, Seed: parse.GetValue(seed)),
+                    new Progress<PrefixTuningStep>(step => { losses.Add(step.Loss); progress.Report(step.Step); })));
+            generation.Save(folder);
+            var summary = new InferencerSummary(stepCount, corpus.Length, context, Math.Round(losses.Take(20).Average(), 4), Math.Round(losses.TakeLast(50).Average(), 4),
+                Math.Round(clock.Elapsed.TotalSeconds, 1), Path.Combine(folder, ZTokenGeneration.InferencerName));
+            if (parse.GetValue(json))
+                CliIO.WriteJson(summary);
+            else
+                Console.Out.WriteLine($"trained the inferencer for {stepCount} steps on {corpus.Length:N0} tokens in {summary.Seconds:F0} s; loss {summary.FirstLoss:F3} → {summary.LastLoss:F3} nats per code symbol; wrote {summary.Output}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command GenerateCommand()
+    {
+        var directory = new Argument<string>("model") { Description = "A Z-token model folder with an inferencer (`terse ztokens train-inferencer`)." };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue; its whole segments are coded and read as codes.", Required = true };
+        var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file, when the model's is not built in." };
+        var segments = new Option<int>("--segments") { Description = "Segments to write.", DefaultValueFactory = _ => 4 };
+        var threads = EngineThreads.CreateOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: the text and the codes." };
+        var command = new Command("generate", "Continue a text in Z-space: the inferencer writes the codes of the next segments, the decompressor turns them into text.")
+        {
+            directory, prompt, tokenizer, segments, threads, json,
+        };
+        command.SetGuardedAction(parse =>
+        {
+            EngineThreads.Apply(parse.GetValue(threads));
+            int count = parse.GetValue(segments);
+            if (count < 1)
+                throw new CliException($"--segments must be ≥ 1, got {count}");
+            string folder = parse.GetValue(directory)!;
+            var (z, vocabulary) = Load(folder, parse.GetValue(tokenizer));
+            var generation = ZTokenGeneration.Load(z, folder) ?? throw new CliException($"{folder} has no inferencer: train one with `terse ztokens train-inferencer`");
+            var ids = vocabulary.Encode(parse.GetValue(prompt)!);
+            if (ids.Length < z.Shape.SegmentLength)
+                throw new CliException($"the prompt has {ids.Length} tokens: not one whole segment of {z.Shape.SegmentLength} to read as codes");
+            var (text, codes) = generation.Generate(ids, count);
+            string written = vocabulary.Decode(text);
+            if (parse.GetValue(json))
+                CliIO.WriteJson(new { text = written, codes = codes.Select(c => c.Select(id => id - z.Vocabulary.FirstCode).ToArray()).ToArray() });
+            else
+                Console.Out.WriteLine(written);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private sealed record InferencerSummary(int Steps, int CorpusTokens, int ContextSegments, double FirstLoss, double LastLoss, double Seconds, string Output);
 
     private static string Describe(ZTokenStepResult result, List<ZTokenStepResult> recent) =>
         $"loss {Average(recent, r => r.Loss):F3} · recon {Average(recent, r => r.ReconstructionBits):F3} b/t · acc {Average(recent, r => r.TokenAccuracy):P1} · " +

@@ -297,7 +297,7 @@ public sealed class SurprisalPruning(LlamaModel model, Tokenizer tokenizer, bool
         session.Prefill([_bos, .. context], logits);
         var fullSurprisal = new double[n];
         for (int i = 0; i < n; i++)
-            fullSurprisal[i] = ContextReader.Bits(logits.AsSpan(i * vocabulary, vocabulary), context[i]);
+            fullSurprisal[i] = Sampler.SurprisalBits(logits.AsSpan(i * vocabulary, vocabulary), context[i]);
         var protectedTokens = protectSpans ? Protected(context) : new bool[n];
 
         var kept = new List<int>(budget);
@@ -323,7 +323,7 @@ public sealed class SurprisalPruning(LlamaModel model, Tokenizer tokenizer, bool
             int position = session.Position;
             session.Prefill(context.AsSpan(start, length), segmentLogits);
             for (int i = 0; i < length; i++)
-                conditional[i] = ContextReader.Bits(i == 0 ? last : segmentLogits.AsSpan((i - 1) * vocabulary, vocabulary), context[start + i]);
+                conditional[i] = Sampler.SurprisalBits(i == 0 ? last : segmentLogits.AsSpan((i - 1) * vocabulary, vocabulary), context[start + i]);
             var chosen = Enumerable.Range(0, length)
                 .OrderByDescending(i => protectedTokens[start + i])
                 .ThenByDescending(i => conditional[i])

@@ -41,13 +41,13 @@ public sealed class ContextReader(Tokenizer tokenizer)
         if (!lead.IsEmpty)
             last = session.Prefill(lead).ToArray();
         int vocabulary = input.Model.Config.VocabSize;
-        double bits = Bits(last.AsSpan(0, _text), target[0]);
+        double bits = Sampler.SurprisalBits(last.AsSpan(0, _text), target[0]);
         if (target.Length > 1)
         {
             var logits = new float[(target.Length - 1) * vocabulary];   // [target − 1][vocabulary]: after each target token but the last
             session.Prefill(target[..^1], logits);
             for (int i = 1; i < target.Length; i++)
-                bits += Bits(logits.AsSpan((i - 1) * vocabulary, _text), target[i]);
+                bits += Sampler.SurprisalBits(logits.AsSpan((i - 1) * vocabulary, _text), target[i]);
         }
         return bits;
     }
@@ -131,16 +131,5 @@ public sealed class ContextReader(Tokenizer tokenizer)
     {
         int newline = text.IndexOf('\n'), period = text.IndexOf(". ", StringComparison.Ordinal);
         return newline < 0 ? period : period < 0 ? newline : Math.Min(newline, period);
-    }
-
-    internal static double Bits(ReadOnlySpan<float> logits, int token)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits)
-            max = Math.Max(max, l);
-        double sum = 0;
-        foreach (float l in logits)
-            sum += Math.Exp(l - max);
-        return (Math.Log(sum) - (logits[token] - max)) / Math.Log(2);
     }
 }

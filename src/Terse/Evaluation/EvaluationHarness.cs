@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Terse.Neural;
+using Terse.Neural.Training;
 using Terse.Pretraining;
 using Terse.Tokenization;
 
@@ -40,15 +41,15 @@ public static class EvaluationTasks
 /// <param name="Readers">How readers are tuned on compressed contexts (<see cref="ReaderTuning"/>).</param>
 /// <param name="ReaderWindows">Training windows (train split) the readers are tuned on.</param>
 public sealed record EvaluationSuite(string Name, ItemSettings Items, IReadOnlyList<double> Rates, IReadOnlyList<string> Tasks,
-    ReaderTuningSettings Readers, int ReaderWindows)
+    PrefixTuningSettings Readers, int ReaderWindows)
 {
     /// <summary>Tiny settings for the test suite: a few items per source, one rate, readers tuned for two updates.</summary>
     public static EvaluationSuite Quick { get; } = new("quick",
         new ItemSettings(PerSource: 4, ContextTokens: 128, TargetTokens: 32, ReconstructionPerSource: 2, ReconstructionTokens: 64), [4], EvaluationTasks.All,
-        new ReaderTuningSettings(Steps: 2, BatchSize: 2, WarmupSteps: 1), ReaderWindows: 8);
+        new PrefixTuningSettings(Steps: 2, BatchSize: 2, WarmupSteps: 1), ReaderWindows: 8);
 
     /// <summary>The tables of docs/results.md.</summary>
-    public static EvaluationSuite Full { get; } = new("full", new ItemSettings(), [2, 4, 8], EvaluationTasks.All, new ReaderTuningSettings(), ReaderWindows: 2000);
+    public static EvaluationSuite Full { get; } = new("full", new ItemSettings(), [2, 4, 8], EvaluationTasks.All, new PrefixTuningSettings(), ReaderWindows: 2000);
 
     public static IReadOnlyList<EvaluationSuite> All { get; } = [Quick, Full];
 

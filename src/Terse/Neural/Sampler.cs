@@ -57,6 +57,18 @@ public sealed class Sampler
         return best;
     }
 
+    /// <summary>−log2 softmax(<paramref name="logits"/>)[<paramref name="index"/>], in double precision: a token's surprisal in bits.</summary>
+    public static double SurprisalBits(ReadOnlySpan<float> logits, int index)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float l in logits)
+            max = Math.Max(max, l);
+        double sum = 0;
+        foreach (float l in logits)
+            sum += Math.Exp(l - max);
+        return (Math.Log(sum) - (logits[index] - max)) / Math.Log(2);
+    }
+
     private static int SampleAll(ReadOnlySpan<float> probabilities, float coin)
     {
         float cdf = 0;

@@ -1,3 +1,4 @@
+using Terse.Neural.Training;
 using Terse.Evaluation;
 using Terse.Models;
 using Terse.Tests.Infrastructure;
@@ -19,7 +20,7 @@ public class ReaderTuningTests
         // The same four windows every update: a reader that learns must fit them.
         var model = ModelResolver.Load("stories260K");
         var tuning = new ReaderTuning(new MetaTokenReading(model, Tokenizer), "reader-test", Windows(4), Tokenizer.BosId!.Value,
-            new ReaderTuningSettings(Steps: 40, BatchSize: 4, LearningRate: 1e-2f, MinLearningRate: 1e-2f, WarmupSteps: 1));
+            new PrefixTuningSettings(Steps: 40, BatchSize: 4, LearningRate: 1e-2f, MinLearningRate: 1e-2f, WarmupSteps: 1));
         var losses = Enumerable.Range(0, 40).Select(_ => tuning.TrainStep().Loss).ToList();
         Assert.True(losses.TakeLast(5).Average() < 0.8 * losses[0], $"loss {losses[0]} → {losses.TakeLast(5).Average()}");
         Assert.Equal(40, tuning.Step);
@@ -30,7 +31,7 @@ public class ReaderTuningTests
     {
         var model = ModelResolver.Load("stories260K");
         var windows = Windows(8);
-        var tuning = new ReaderTuning(new FullText(model), "reader-full", windows, Tokenizer.BosId!.Value, new ReaderTuningSettings(Steps: 3, BatchSize: 2));
+        var tuning = new ReaderTuning(new FullText(model), "reader-full", windows, Tokenizer.BosId!.Value, new PrefixTuningSettings(Steps: 3, BatchSize: 2));
         var reader = new ContextReader(Tokenizer);
         var window = windows[0];
         var plain = new FullText(model).Compress(window.Context, 1);
@@ -48,7 +49,7 @@ public class ReaderTuningTests
     public void Methods_with_a_rate_are_not_tuned()
     {
         var model = ModelResolver.Load("stories260K");
-        Assert.Throws<ArgumentException>(() => new ReaderTuning(new Truncation(model, keepLast: true), "reader-x", Windows(2), 1, new ReaderTuningSettings(Steps: 1)));
+        Assert.Throws<ArgumentException>(() => new ReaderTuning(new Truncation(model, keepLast: true), "reader-x", Windows(2), 1, new PrefixTuningSettings(Steps: 1)));
     }
 
     [Fact]
