@@ -26,6 +26,7 @@ public static class Program
         ["plot-eval"] = Evaluation.PlotEvaluationCommand.Run,
         ["ztokens-speed"] = ZTokens.ZTokenSpeedCommand.Run,
         ["ztokens-search"] = ZTokens.ZTokenSearchCommand.Run,
+        ["ztokens-container"] = ZTokens.ZTokenContainerCommand.Run,
         ["ztokens-generation"] = ZTokens.ZTokenGenerationCommand.Run,
     };
 

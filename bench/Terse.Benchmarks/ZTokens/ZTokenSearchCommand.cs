@@ -49,7 +49,15 @@ public static class ZTokenSearchCommand
         Row("greedy", s => { var c = codec.Encode(s); return (c, codec.FindCorrections(c, s)); });
         for (int length = 2; length <= model.Shape.MaxCodeLength; length += 2)
             Row($"at least {length}", s => { var c = codec.Encode(s, length); return (c, codec.FindCorrections(c, s)); });
-        Row("search: fewest corrections, then shortest", s => codec.EncodeSearch(s, (length, fixes) => fixes * 100.0 + length));
+        Row("search: fewest corrections, then shortest", s =>
+        {
+            var code = codec.EncodeSearch(s, (candidate, segment) =>
+            {
+                int fixes = codec.FindCorrections(candidate, segment).Count;
+                return (fixes * 100.0 + candidate.Length, fixes == 0);
+            });
+            return (code, codec.FindCorrections(code, s));
+        });
         return 0;
     }
 }

@@ -367,7 +367,7 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
         if (report.Exact == false)
             throw new InvalidOperationException("Z-token coding did not round-trip this input; please report it");
         string summary = $"{report.InputBytes:N0} bytes, {report.InputTokens:N0} tokens in {report.Segments:N0} segments → {report.OutputBytes:N0} bytes " +
-            $"({report.BitsPerToken:F3} bits/token); exact codes {report.ExactSegments:N0}, repaired {report.RepairedSegments:N0} ({report.Corrections:N0} corrections), " +
+            $"({report.BitsPerToken:F3} bits/token); exact codes {report.ExactSegments:N0}, codes with a residual {report.RepairedSegments:N0} ({report.Corrections:N0} tokens greedy decoding misses), " +
             $"raw fallback {report.RawSegments:N0} ({report.FallbackRate:P1})" + (report.Exact == true ? "; round trip checked" : "");
         return new CompressionOutcome(container, report with { }, summary);
     }

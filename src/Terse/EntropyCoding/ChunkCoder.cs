@@ -171,31 +171,20 @@ internal sealed class ChunkCoder(int vocabularySize, int totalBits)
 }
 
 /// <summary>
-/// Adaptive order-0 model of raw bytes: symbol 0 ends a run, symbol b + 1 is byte b. Counts start
-/// at 1, grow by 32 and are halved when they pass 2^16, so no symbol gets more than ~99.6 % — each
-/// decoded symbol costs at least 0.005 bits, which bounds how much a stream of n bytes can decode to.
+/// Adaptive order-0 model of raw bytes (<see cref="AdaptiveSymbolModel"/>): symbol 0 ends a run,
+/// symbol b + 1 is byte b.
 /// </summary>
 internal sealed class RawByteModel
 {
-    private const int Symbols = 257;
-    private const int Increment = 32;
-    private const int RescaleAbove = 1 << 16;
-    private readonly int[] counts = new int[Symbols];
-    private int total;
+    private readonly AdaptiveSymbolModel symbols = new(257);
 
-    public RawByteModel() => Reset();
-
-    public void Reset()
-    {
-        Array.Fill(counts, 1);
-        total = Symbols;
-    }
+    public void Reset() => symbols.Reset();
 
     public void EncodeRun(RangeEncoder encoder, ReadOnlySpan<byte> run)
     {
         foreach (byte b in run)
-            EncodeSymbol(encoder, b + 1);
-        EncodeSymbol(encoder, 0);
+            symbols.Encode(encoder, b + 1);
+        symbols.Encode(encoder, 0);
     }
 
     public byte[] DecodeRun(ref RangeDecoder decoder, int limit)
@@ -203,42 +192,12 @@ internal sealed class RawByteModel
         var run = new List<byte>();
         while (true)
         {
-            uint target = decoder.GetTarget((uint)total);
-            int symbol = 0;
-            uint cumulative = 0;
-            while (cumulative + (uint)counts[symbol] <= target)
-                cumulative += (uint)counts[symbol++];
-            decoder.Consume(cumulative, (uint)counts[symbol]);
-            decoder.CheckNotBeyondEnd();
-            Update(symbol);
+            int symbol = symbols.Decode(ref decoder);
             if (symbol == 0)
                 return [.. run];
             if (run.Count >= limit)
                 throw new InvalidDataException("corrupt entropy-coded stream: raw bytes exceed the declared length");
             run.Add((byte)(symbol - 1));
-        }
-    }
-
-    private void EncodeSymbol(RangeEncoder encoder, int symbol)
-    {
-        uint cumulative = 0;
-        for (int s = 0; s < symbol; s++)
-            cumulative += (uint)counts[s];
-        encoder.Encode(cumulative, (uint)counts[symbol], (uint)total);
-        Update(symbol);
-    }
-
-    private void Update(int symbol)
-    {
-        counts[symbol] += Increment;
-        total += Increment;
-        if (total <= RescaleAbove)
-            return;
-        total = 0;
-        for (int s = 0; s < Symbols; s++)
-        {
-            counts[s] = (counts[s] + 1) / 2;
-            total += counts[s];
         }
     }
 }

@@ -25,7 +25,8 @@ namespace Terse.Neural;
 /// <para>A session made with <see cref="ForwardArithmetic.Portable"/> (<see cref="LlamaModel.CreatePortableSession"/>,
 /// what the entropy coder uses) keeps every promise above and also gives the same bits on every
 /// machine: its kernels (<see cref="Portable"/>) depend on no vector width, intrinsic, fused
-/// multiply-add or library function. It runs the base model only.</para>
+/// multiply-add or library function. An adapter is applied in the same arithmetic: its products
+/// in the portable kernels, its scaled sum as separately rounded multiplies and adds.</para>
 /// <para>A session is not thread-safe; use one per sequence (they may share the model).</para>
 /// </remarks>
 public sealed class InferenceSession
@@ -47,8 +48,6 @@ public sealed class InferenceSession
         _model = model;
         _config = model.Config;
         model.Applies(adapter);
-        if (adapter is not null && arithmetic.IsPortable)
-            throw new ArgumentException("a portable session runs the base model only (adapters are applied with fused multiply-adds)", nameof(adapter));
         _adapter = adapter;
         _arithmetic = arithmetic;
         _rope = arithmetic.Rope(model);
@@ -237,7 +236,7 @@ public sealed class InferenceSession
 
     private static ReadOnlySpan<float> Bias(Parameter? bias) => bias is null ? default : bias.Value.Span;
 
-    /// <summary>y = x·Wᵀ + b (+ scale·(x·Aᵀ)·Bᵀ with an unmerged adapter), all in fixed-order products.</summary>
+    /// <summary>y = x·Wᵀ + b (+ scale·(x·Aᵀ)·Bᵀ with an unmerged adapter), all in the session's arithmetic.</summary>
     private void Project(int layer, LlamaProjection projection, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int rows)
     {
         var weight = _model.Layers[layer].Weight(projection);
@@ -246,12 +245,20 @@ public sealed class InferenceSession
         if (_adapter is null || !_model.Applies(_adapter) || _adapter.Pair(layer, projection) is not { } pair)
             return;
         int rank = _adapter.Settings.Rank;
-        FixedOrder.MultiplyTransposed(x, ldx, pair.A.Value.Span, default, _loraRank!.Span, rank, rows, rank, inputs);
-        FixedOrder.MultiplyTransposed(_loraRank.Span, rank, pair.B.Value.Span, default, _loraOut!.Span, outputs, rows, outputs, rank);
+        _arithmetic.MultiplyTransposed(x, ldx, pair.A.Value.Span, default, _loraRank!.Span, rank, rows, rank, inputs);          // [rows, rank]
+        _arithmetic.MultiplyTransposed(_loraRank.Span, rank, pair.B.Value.Span, default, _loraOut!.Span, outputs, rows, outputs, rank); // [rows, outputs]
         for (int r = 0; r < rows; r++)
         {
             var row = y.Slice(r * ldy, outputs);
-            TensorPrimitives.FusedMultiplyAdd(_loraOut.Span.Slice(r * outputs, outputs), _adapter.Scale, row, row);
+            var delta = _loraOut.Span.Slice(r * outputs, outputs);
+            if (_arithmetic.IsPortable)
+            {
+                // Whether a fused multiply-add exists must not change the bits: round the product, then the sum.
+                TensorPrimitives.Multiply(delta, _adapter.Scale, delta);
+                TensorPrimitives.Add(row, delta, row);
+            }
+            else
+                TensorPrimitives.FusedMultiplyAdd(delta, _adapter.Scale, row, row);
         }
     }
 

@@ -173,13 +173,13 @@ public sealed class LlamaModel
         new(this, capacity ?? Config.MaxSequenceLength, adapter, ForwardArithmetic.Native);
 
     /// <summary>
-    /// A decoding session of the base model whose logits are the same bits on every machine
+    /// A decoding session (of the base model, or with <paramref name="adapter"/>) whose logits are the same bits on every machine
     /// (<see cref="ForwardArithmetic.Portable"/>): what the entropy coder needs to decode a file on
     /// another CPU than the one that wrote it. Somewhat slower than <see cref="CreateSession"/>, and
     /// its last bits differ from it.
     /// </summary>
-    internal InferenceSession CreatePortableSession(int? capacity = null) =>
-        new(this, capacity ?? Config.MaxSequenceLength, null, ForwardArithmetic.Portable);
+    internal InferenceSession CreatePortableSession(int? capacity = null, LoraAdapter? adapter = null) =>
+        new(this, capacity ?? Config.MaxSequenceLength, adapter, ForwardArithmetic.Portable);
 
     /// <summary>
     /// SHA-256 over the configuration and every parameter (name, shape, float bits) in order: two

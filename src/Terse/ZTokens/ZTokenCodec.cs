@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Terse.EntropyCoding;
 using Terse.Neural;
 
 namespace Terse.ZTokens;
@@ -17,6 +18,12 @@ public sealed record Corrections(int[] Positions, int[] Tokens)
     public int Count => Positions.Length;
 }
 
+/// <summary>What a candidate code of <paramref name="segment"/> costs, and whether greedy decoding restores the segment from it alone.</summary>
+public delegate (double Cost, bool Exact) CodeMeasure(int[] code, ReadOnlySpan<int> segment);
+
+/// <summary>A token's interval in the decompressor's frequency table: what the range coder stores for it in a residual.</summary>
+internal readonly record struct ResidualSymbol(uint Cumulative, uint Frequency);
+
 /// <summary>
 /// Greedy Z-token coding of single segments with a trained <see cref="ZTokenModel"/>: the compressor
 /// emits the most likely choice at each step (a code, or End from the second step on) and the
@@ -31,12 +38,22 @@ public sealed class ZTokenCodec
     private readonly InferenceSession _compressor, _decompressor;
     private readonly float[] _emit;
 
-    public ZTokenCodec(ZTokenModel model)
+    public ZTokenCodec(ZTokenModel model) : this(model, portableDecoding: false)
+    {
+    }
+
+    /// <param name="portableDecoding">Decompress in <see cref="ForwardArithmetic.Portable"/>: the same
+    /// greedy choices and residual probabilities on every machine, which a container read elsewhere
+    /// needs (somewhat slower).</param>
+    internal ZTokenCodec(ZTokenModel model, bool portableDecoding)
     {
         _z = model;
         _v = model.Vocabulary;
         _compressor = model.Model.CreateSession(model.Shape.CompressorPositions, model.Compressor);
-        _decompressor = model.Model.CreateSession(model.Shape.DecompressorPositions + 1, model.Decompressor);
+        int positions = model.Shape.DecompressorPositions + 1;
+        _decompressor = portableDecoding
+            ? model.Model.CreatePortableSession(positions, model.Decompressor)
+            : model.Model.CreateSession(positions, model.Decompressor);
         _emit = new float[_v.EmitChoices];
     }
 
@@ -81,25 +98,22 @@ public sealed class ZTokenCodec
     /// <summary>
     /// Encode-time search over code lengths: the greedy code, then, while greedy decoding does not
     /// restore the segment, the codes of each longer minimum length up to the longest code. Returns
-    /// the candidate of least <paramref name="cost"/> (of its length and its count of corrections;
-    /// the earlier on ties) with its corrections. The search ends at the first exact code, since a
-    /// longer one would restore no more. Costs up to MaxCodeLength encodes and decodes.
+    /// the candidate of least cost (<paramref name="measure"/> gives a code's cost and whether it is
+    /// exact; the earlier wins ties). The search ends at the first exact code, since a longer one
+    /// would restore no more. Costs up to MaxCodeLength encodes and measures.
     /// </summary>
-    public (int[] Code, Corrections Corrections) EncodeSearch(ReadOnlySpan<int> segment, Func<int, int, double> cost)
+    public int[] EncodeSearch(ReadOnlySpan<int> segment, CodeMeasure measure)
     {
         var best = Encode(segment);
-        var bestCorrections = FindCorrections(best, segment);
-        double bestCost = cost(best.Length, bestCorrections.Count);
-        var last = bestCorrections;
-        for (int length = best.Length + 1; last.Count > 0 && length <= _z.Shape.MaxCodeLength; length++)
+        var (bestCost, exact) = measure(best, segment);
+        for (int length = best.Length + 1; !exact && length <= _z.Shape.MaxCodeLength; length++)
         {
             var code = Encode(segment, length);
-            last = FindCorrections(code, segment);
-            double candidate = cost(code.Length, last.Count);
-            if (candidate < bestCost)
-                (best, bestCorrections, bestCost) = (code, last, candidate);
+            (double cost, exact) = measure(code, segment);
+            if (cost < bestCost)
+                (best, bestCost) = (code, cost);
         }
-        return (best, bestCorrections);
+        return best;
     }
 
     /// <summary>
@@ -107,11 +121,21 @@ public sealed class ZTokenCodec
     /// choice differs (the decoder is then fed the true token, so later positions see what decoding
     /// with the corrections will see). Empty when the code alone restores the segment.
     /// </summary>
-    public Corrections FindCorrections(ReadOnlySpan<int> code, ReadOnlySpan<int> segment)
+    public Corrections FindCorrections(ReadOnlySpan<int> code, ReadOnlySpan<int> segment) => MeasureResidual(code, segment, default).Corrections;
+
+    /// <summary>
+    /// <see cref="FindCorrections"/>, and when <paramref name="symbols"/> is given (one per token of
+    /// the segment) each token's interval in the frequency table of the decompressor's distribution
+    /// at its position, with their total cost in bits: what coding the segment's residual takes.
+    /// </summary>
+    internal (Corrections Corrections, double Bits) MeasureResidual(ReadOnlySpan<int> code, ReadOnlySpan<int> segment, Span<ResidualSymbol> symbols)
     {
         CheckSegment(segment);
+        if (!symbols.IsEmpty && symbols.Length != segment.Length)
+            throw new ArgumentException($"{symbols.Length} residual symbols for a segment of {segment.Length}", nameof(symbols));
         var positions = new List<int>();
         var tokens = new List<int>();
+        double bits = 0;
         var logits = StartDecoding(code);
         for (int i = 0; i < segment.Length; i++)
         {
@@ -120,10 +144,40 @@ public sealed class ZTokenCodec
                 positions.Add(i);
                 tokens.Add(segment[i]);
             }
+            if (!symbols.IsEmpty)
+            {
+                var table = ResidualTable(logits);
+                symbols[i] = new ResidualSymbol((uint)table.Cumulative(segment[i]), (uint)table.Frequency(segment[i]));
+                bits += table.CostBits(segment[i]);
+            }
             if (i + 1 < segment.Length)
                 logits = _decompressor.Step(segment[i]);
         }
-        return new Corrections([.. positions], [.. tokens]);
+        return (new Corrections([.. positions], [.. tokens]), bits);
+    }
+
+    /// <summary>Restores <paramref name="output"/>.Length tokens from their code and a residual that the range decoder reads under the decompressor's distributions.</summary>
+    internal void DecodeResidual(scoped ReadOnlySpan<int> code, scoped Span<int> output, ref RangeDecoder decoder)
+    {
+        if (output.Length < 1 || output.Length > _z.Shape.SegmentLength)
+            throw new ArgumentOutOfRangeException(nameof(output), output.Length, $"a segment has 1..{_z.Shape.SegmentLength} tokens");
+        var logits = StartDecoding(code);
+        for (int i = 0; i < output.Length; i++)
+        {
+            output[i] = ResidualTable(logits).Decode(ref decoder);
+            decoder.CheckNotBeyondEnd();
+            if (i + 1 < output.Length)
+                logits = _decompressor.Step(output[i]);
+        }
+    }
+
+    private FrequencyTable? _residualTable;
+
+    private FrequencyTable ResidualTable(ReadOnlySpan<float> logits)
+    {
+        _residualTable ??= new FrequencyTable(_v.BaseSize);
+        _residualTable.SetFromLogits(logits[.._v.BaseSize]);
+        return _residualTable;
     }
 
     /// <summary>Restores a segment of <paramref name="length"/> tokens from its code and corrections.</summary>

@@ -3,17 +3,18 @@ using Terse.Tokenization;
 
 namespace Terse.ZTokens;
 
-/// <param name="Repair">Keep a Z code whose greedy decoding deviates, with corrections at the deviating positions, when that is smaller than the raw ids; false: such a segment falls back to its raw ids.</param>
+/// <param name="Repair">Keep a Z code whose greedy decoding deviates, with the segment's residual coded under the decompressor's distribution, when that is smaller than the raw ids; false: such a segment falls back to its raw ids.</param>
 /// <param name="MaxDegreeOfParallelism">Segments coded at once (default: one per core); the output does not depend on it.</param>
 /// <param name="Search">Try longer codes where the greedy one is not exact and keep the one stored in the fewest bits (<see cref="ZTokenCodec.EncodeSearch"/>; up to MaxCodeLength times the work).</param>
 public sealed record ZTokenCompressionOptions(bool Repair = true, int? MaxDegreeOfParallelism = null, bool Search = false);
 
 /// <summary>What a compression did, segment by segment.</summary>
 /// <param name="ExactSegments">Segments stored as a Z code that greedy decoding restores on its own.</param>
-/// <param name="RepairedSegments">Segments stored as a Z code plus corrections.</param>
+/// <param name="RepairedSegments">Segments stored as a Z code plus a residual (every token range-coded under the decompressor's distribution after the code).</param>
 /// <param name="RawSegments">Segments stored as their token ids (the fallback).</param>
 /// <param name="CodeTokens">Z-tokens stored (exact and repaired segments).</param>
 /// <param name="ExactTextTokens">Text tokens in exact segments; with <see cref="ExactCodeTokens"/>, the ratio of the Z code where it alone suffices.</param>
+/// <param name="Corrections">Positions of the repaired segments where greedy decoding deviates.</param>
 /// <param name="Exact">The container was decompressed again and gave back the input byte for byte (null: not checked).</param>
 public sealed record ZTokenCompressionReport(
     long InputBytes, int InputTokens, int Segments, int ExactSegments, int RepairedSegments, int RawSegments,
@@ -30,11 +31,13 @@ public sealed record ZTokenCompressionReport(
 
 /// <summary>
 /// Lossless compression of whole texts with a trained <see cref="ZTokenModel"/>: the token ids are
-/// cut into segments of the model's length; each is coded greedily, decoded greedily at once to
-/// check, and stored as the smallest of: its Z code (exact), its Z code with corrections where the
-/// decoding deviated (repaired), or its ids (raw). The container (<see cref="ZTokenContainer"/>)
-/// names the model's identity and the tokenizer's fingerprint, and keeps a CRC-32C of the original,
-/// so the round trip is always exact — or refused.
+/// cut into segments of the model's length; each is coded greedily and stored as the cheapest of:
+/// its Z code (exact: greedy decoding restores it), its Z code and a residual (every token
+/// range-coded under the decompressor's distribution after the code), or its ids (raw)
+/// (<see cref="ZTokenBlockCoder"/>). The container (<see cref="ZTokenContainer"/>) names the
+/// model's identity and the tokenizer's fingerprint, and keeps a CRC-32C of the original, so the
+/// round trip is always exact — or refused. The decompressor runs in portable arithmetic, so a
+/// file decodes the same on every machine.
 /// </summary>
 public sealed class ZTokenCompressor
 {
@@ -70,50 +73,77 @@ public sealed class ZTokenCompressor
             if ((uint)id >= (uint)_model.Vocabulary.BaseSize)
                 throw new ArgumentOutOfRangeException(nameof(ids), id, "token id outside the model's base vocabulary");
         var header = Header(original.Length, Crc32C.Compute(original), ids.Length);
-        var widths = ZTokenContainer.Widths.Of(header.Codes, header.MaxCodeLength, header.SegmentLength, header.BaseVocabulary);
-        var segments = new StoredSegment[header.SegmentCount];
+        int blocks = ZTokenContainer.BlockCount(header.SegmentCount, BlockSegments);
+        var streams = new byte[blocks][];
+        var outcomes = new SegmentOutcome[header.SegmentCount];
         int done = 0;
-        Run(segments.Length, (codec, i) =>
+        Run(blocks, portable: true, (coder, b) =>
         {
-            var segment = ids.AsSpan(i * header.SegmentLength, header.SegmentLengthAt(i));
-            int[] code;
-            Corrections corrections;
-            if (Options.Search)
-                // Without repair only an exact code can be kept: any exact one beats every inexact one.
-                (code, corrections) = codec.EncodeSearch(segment, (length, fixes) =>
-                    Options.Repair ? widths.CodeBits(length, fixes) : fixes == 0 ? length : double.PositiveInfinity);
-            else
-            {
-                code = codec.Encode(segment);
-                corrections = codec.FindCorrections(code, segment);
-            }
-            bool useCode = corrections.Count == 0
-                || (Options.Repair && widths.CodeBits(code.Length, corrections.Count) < widths.RawBits(segment.Length));
-            segments[i] = useCode ? new StoredSegment(code, corrections, null) : new StoredSegment([], Corrections.None, segment.ToArray());
-            progress?.Report((verify ? 0.5 : 1.0) * Interlocked.Increment(ref done) / segments.Length);
+            int first = b * BlockSegments, count = Math.Min(BlockSegments, header.SegmentCount - first);
+            var segments = new int[count][];
+            for (int s = 0; s < count; s++)
+                segments[s] = ids.AsSpan((first + s) * header.SegmentLength, header.SegmentLengthAt(first + s)).ToArray();
+            streams[b] = coder.Encode(segments, EncodeSegment, Options.Repair, outcomes.AsSpan(first, count));
+            progress?.Report((verify ? 0.5 : 1.0) * Interlocked.Add(ref done, count) / outcomes.Length);
         });
-        var container = ZTokenContainer.Write(header, segments, _model.Vocabulary.FirstCode);
+        var container = ZTokenContainer.Write(header, BlockSegments, streams);
         bool? exact = null;
         if (verify)
             exact = Decompress(container, progress is null ? null : new SecondHalf(progress)).AsSpan().SequenceEqual(original);
-        return (container, Report(original.Length, ids.Length, header, segments, container.Length, exact));
+        return (container, Report(original.Length, ids.Length, outcomes, container.Length, exact));
+    }
+
+    /// <summary>Segments per range-coded block: enough for the adaptive models to learn, few enough that a long text decodes on every core.</summary>
+    private const int BlockSegments = 256;
+
+    /// <summary>The greedy code, or with <see cref="ZTokenCompressionOptions.Search"/> the candidate that costs fewest bits: its Z-tokens and, unless exact, its residual.</summary>
+    private int[] EncodeSegment(ZTokenCodec codec, int[] segment)
+    {
+        if (!Options.Search)
+            return codec.Encode(segment);
+        var symbols = new ResidualSymbol[segment.Length];
+        bool repair = Options.Repair;
+        return codec.EncodeSearch(segment, (code, candidate) =>
+        {
+            var (corrections, residualBits) = codec.MeasureResidual(code, candidate, symbols);
+            bool exact = corrections.Count == 0;
+            // Without repair only an exact code can be kept: any exact one beats every inexact one.
+            return (code.Length * _model.Vocabulary.BitsPerCode + (exact ? 0 : repair ? residualBits : double.PositiveInfinity), exact);
+        });
     }
 
     /// <summary>Restores the original bytes; throws <see cref="InvalidDataException"/> for a malformed container or another model or tokenizer.</summary>
     public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<double>? progress = null)
     {
-        var (header, segments) = ZTokenContainer.Read(container, _model.Vocabulary.FirstCode);
+        var (header, payload) = ZTokenContainer.Read(container, _model.Vocabulary.FirstCode);
         CheckMatches(header);
         var ids = new int[header.TokenCount];
         int done = 0;
-        Run(segments.Length, (codec, i) =>
+        if (payload.Version == ZTokenContainer.BitPackedVersion)
         {
-            int length = header.SegmentLengthAt(i);
-            var segment = segments[i];
-            var tokens = segment.Raw ?? codec.Decode(segment.Code, length, segment.Corrections);
-            tokens.CopyTo(ids, i * header.SegmentLength);
-            progress?.Report((double)Interlocked.Increment(ref done) / segments.Length);
-        });
+            // Version 1 was written with the engine's native arithmetic: decode it the same way.
+            var segments = payload.Segments;
+            Run(segments.Length, portable: false, (coder, i) =>
+            {
+                var segment = segments[i];
+                var tokens = segment.Raw ?? coder.Codec.Decode(segment.Code, header.SegmentLengthAt(i), segment.Corrections);
+                tokens.CopyTo(ids, i * header.SegmentLength);
+                progress?.Report((double)Interlocked.Increment(ref done) / segments.Length);
+            });
+        }
+        else
+        {
+            var data = container.ToArray();
+            int n = header.SegmentLength;
+            Run(payload.Blocks.Length, portable: true, (coder, b) =>
+            {
+                var (offset, length) = payload.Blocks[b];
+                long first = (long)b * payload.BlockSegments * n;
+                int count = (int)Math.Min((long)payload.BlockSegments * n, header.TokenCount - first);
+                coder.Decode(data.AsSpan(offset, length), ids.AsSpan((int)first, count), n);
+                progress?.Report((double)Interlocked.Add(ref done, count) / Math.Max(1, ids.Length));
+            });
+        }
         var bytes = _tokenizer.DecodeToBytes(ids);
         if (bytes.Length != header.OriginalLength)
             throw new InvalidDataException($"Z-token container decodes to {bytes.Length} bytes, not its declared {header.OriginalLength}");
@@ -151,43 +181,51 @@ public sealed class ZTokenCompressor
             throw new InvalidDataException("the container's code shape does not match the model's");
     }
 
-    /// <summary>Runs <paramref name="work"/> for every segment, one codec (two sessions) per worker.</summary>
-    private void Run(int count, Action<ZTokenCodec, int> work)
+    /// <summary>Runs <paramref name="work"/> for every index, one block coder (a codec: two sessions) per worker.</summary>
+    private void Run(int count, bool portable, Action<ZTokenBlockCoder, int> work)
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism ?? Environment.ProcessorCount };
-        Parallel.For(0, count, options, () => new ZTokenCodec(_model), (i, _, codec) =>
+        try
         {
-            work(codec, i);
-            return codec;
-        }, _ => { });
+            Parallel.For(0, count, options, () => new ZTokenBlockCoder(new ZTokenCodec(_model, portable)), (i, _, coder) =>
+            {
+                work(coder, i);
+                return coder;
+            }, _ => { });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // A corrupt block is an InvalidDataException to the caller, as any other corrupt field is.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
-    private static ZTokenCompressionReport Report(long inputBytes, int inputTokens, ZTokenContainerHeader header, StoredSegment[] segments, long outputBytes, bool? exact)
+    private static ZTokenCompressionReport Report(long inputBytes, int inputTokens, SegmentOutcome[] outcomes, long outputBytes, bool? exact)
     {
-        int exactSegments = 0, repaired = 0, raw = 0;
-        long codeTokens = 0, exactCode = 0, exactText = 0, corrections = 0, rawTokens = 0;
-        for (int i = 0; i < segments.Length; i++)
+        int exactSegments = 0, residual = 0, raw = 0;
+        long codeTokens = 0, exactCode = 0, exactText = 0, deviations = 0, rawTokens = 0;
+        foreach (var outcome in outcomes)
         {
-            var s = segments[i];
-            if (s.Raw is { } ids)
+            switch (outcome.Kind)
             {
-                raw++;
-                rawTokens += ids.Length;
-                continue;
+                case SegmentKind.Raw:
+                    raw++;
+                    rawTokens += outcome.Tokens;
+                    continue;
+                case SegmentKind.Exact:
+                    exactSegments++;
+                    exactCode += outcome.CodeLength;
+                    exactText += outcome.Tokens;
+                    break;
+                default:
+                    residual++;
+                    deviations += outcome.Deviations;
+                    break;
             }
-            codeTokens += s.Code.Length;
-            corrections += s.Corrections.Count;
-            if (s.Corrections.Count == 0)
-            {
-                exactSegments++;
-                exactCode += s.Code.Length;
-                exactText += header.SegmentLengthAt(i);
-            }
-            else
-                repaired++;
+            codeTokens += outcome.CodeLength;
         }
-        return new ZTokenCompressionReport(inputBytes, inputTokens, segments.Length, exactSegments, repaired, raw,
-            codeTokens, exactCode, exactText, corrections, rawTokens, outputBytes, exact);
+        return new ZTokenCompressionReport(inputBytes, inputTokens, outcomes.Length, exactSegments, residual, raw,
+            codeTokens, exactCode, exactText, deviations, rawTokens, outputBytes, exact);
     }
 
     /// <summary>Maps the verifying decompression's progress onto the second half of the whole.</summary>

@@ -33,16 +33,25 @@ public sealed record ZTokenContainerHeader
 }
 
 /// <summary>
+/// What follows a container's header. Version 1: one bit-packed record per segment, parsed without
+/// the model. Version 2: blocks of <see cref="BlockSegments"/> segments, each its own range-coded
+/// stream (so blocks decode in parallel) that only the model can read (<see cref="ZTokenBlockCoder"/>).
+/// </summary>
+/// <param name="Blocks">Version 2: each block's offset and length in the container.</param>
+internal sealed record ZTokenPayload(byte Version, StoredSegment[] Segments, int BlockSegments, (int Offset, int Length)[] Blocks);
+
+/// <summary>
 /// Reads and writes the TZTK container: magic, version, model and tokenizer identities, the code
-/// shape, the original's length and CRC-32C, the token count, then a bit-packed payload of one
-/// record per segment (a flag; a Z code with its corrections, or the raw ids), then a CRC-32C of all
-/// that precedes it. Reading validates everything it can without the model.
+/// shape, the original's length and CRC-32C, the token count, then the payload (<see cref="ZTokenPayload"/>),
+/// then a CRC-32C of all that precedes it. Reading validates everything it can without the model.
 /// </summary>
 internal static class ZTokenContainer
 {
     public static ReadOnlySpan<byte> Magic => "TZTK"u8;
-    public const byte Version = 1;
-    public const int MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096;
+    /// <summary>The version written: range-coded blocks with residuals (2). Version 1 (bit-packed corrections) is still read.</summary>
+    public const byte Version = 2;
+    public const byte BitPackedVersion = 1;
+    public const int MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096, MaxBlockSegments = 1 << 16;
     private const string Name = "Z-token container";
 
     /// <summary>Bit widths of the payload's fields for a header's shape.</summary>
@@ -58,7 +67,22 @@ internal static class ZTokenContainer
         public long RawBits(int segmentLength) => 1 + (long)segmentLength * Token;
     }
 
-    public static byte[] Write(ZTokenContainerHeader header, IReadOnlyList<StoredSegment> segments, int firstCode)
+    /// <summary>A version 2 container: the header, then each block's range-coded stream behind its length.</summary>
+    public static byte[] Write(ZTokenContainerHeader header, int blockSegments, IReadOnlyList<byte[]> blocks)
+    {
+        if (blockSegments < 1 || blockSegments > MaxBlockSegments || blocks.Count != BlockCount(header.SegmentCount, blockSegments))
+            throw new ArgumentException($"{blocks.Count} blocks of {blockSegments} segments for a header that declares {header.SegmentCount} segments");
+        using var payload = new MemoryStream();
+        foreach (var block in blocks)
+        {
+            VarInt.Write(payload, (ulong)block.Length);
+            payload.Write(block);
+        }
+        return Assemble(header, Version, blockSegments, payload.ToArray());
+    }
+
+    /// <summary>A version 1 container (bit-packed codes, corrections and raw ids): what earlier builds wrote, kept to test that they still read.</summary>
+    public static byte[] WriteBitPacked(ZTokenContainerHeader header, IReadOnlyList<StoredSegment> segments, int firstCode)
     {
         if (segments.Count != header.SegmentCount)
             throw new ArgumentException($"{segments.Count} segments for a header that declares {header.SegmentCount}");
@@ -86,17 +110,24 @@ internal static class ZTokenContainer
                 payload.Write((uint)segment.Corrections.Tokens[c], widths.Token);
             }
         }
-        var payloadBytes = payload.ToArray();
+        return Assemble(header, BitPackedVersion, 0, payload.ToArray());
+    }
 
+    public static int BlockCount(int segments, int blockSegments) => (segments + blockSegments - 1) / blockSegments;
+
+    private static byte[] Assemble(ZTokenContainerHeader header, byte version, int blockSegments, byte[] payloadBytes)
+    {
         using var stream = new MemoryStream();
         stream.Write(Magic);
-        stream.WriteByte(Version);
+        stream.WriteByte(version);
         VarInt.Write(stream, 0); // flags: none defined
         ContainerFields.WriteBinding(stream, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
         foreach (int value in new[] { header.BaseVocabulary, header.Codes, header.SegmentLength, header.MaxCodeLength, header.OriginalLength })
             VarInt.Write(stream, (ulong)value);
         ContainerFields.WriteUInt32(stream, header.OriginalCrc);
         VarInt.Write(stream, (ulong)header.TokenCount);
+        if (version != BitPackedVersion)
+            VarInt.Write(stream, (ulong)blockSegments);
         VarInt.Write(stream, (ulong)payloadBytes.Length);
         stream.Write(payloadBytes);
         ContainerFields.WriteChecksum(stream);
@@ -106,15 +137,18 @@ internal static class ZTokenContainer
     /// <summary>The header alone (structure and checksum validated).</summary>
     public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container) => Read(container, firstCode: 0, parseSegments: false).Header;
 
-    /// <summary>Parses and validates the whole container; codes come back as ids from <paramref name="firstCode"/>.</summary>
-    public static (ZTokenContainerHeader Header, StoredSegment[] Segments) Read(ReadOnlySpan<byte> container, int firstCode, bool parseSegments = true)
+    /// <summary>
+    /// Parses and validates the whole container: version 1's segments (codes come back as ids from
+    /// <paramref name="firstCode"/>), or version 2's block boundaries.
+    /// </summary>
+    public static (ZTokenContainerHeader Header, ZTokenPayload Payload) Read(ReadOnlySpan<byte> container, int firstCode, bool parseSegments = true)
     {
         int minimum = Magic.Length + 1 + ContainerFields.ChecksumBytes;
         if (container.Length < minimum || !container[..Magic.Length].SequenceEqual(Magic))
             throw new InvalidDataException("not a Terse Z-token container (missing magic 'TZTK')");
         byte version = container[Magic.Length];
-        if (version != Version)
-            throw new InvalidDataException($"Z-token container version {version} is not supported (this build reads version {Version})");
+        if (version is not (BitPackedVersion or Version))
+            throw new InvalidDataException($"Z-token container version {version} is not supported (this build reads versions {BitPackedVersion} and {Version})");
         var body = ContainerFields.ChecksummedBody(container, Name);
         int position = Magic.Length + 1;
         ulong flags = VarInt.Read(body, ref position);
@@ -130,6 +164,9 @@ internal static class ZTokenContainer
         int originalLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "original length");
         uint originalCrc = ContainerFields.ReadUInt32(body, ref position, "original checksum", Name);
         int tokenCount = VarInt.ReadBounded(body, ref position, int.MaxValue, "token count");
+        int blockSegments = version == BitPackedVersion ? 0 : VarInt.ReadBounded(body, ref position, MaxBlockSegments, "segments per block");
+        if (version != BitPackedVersion && blockSegments < 1)
+            throw new InvalidDataException("Z-token container declares blocks of 0 segments");
         int payloadLength = VarInt.ReadBounded(body, ref position, int.MaxValue, "payload length");
         if (payloadLength != body.Length - position)
             throw new InvalidDataException($"Z-token container declares a payload of {payloadLength} bytes, but {body.Length - position} remain");
@@ -149,11 +186,16 @@ internal static class ZTokenContainer
             OriginalCrc = originalCrc,
             TokenCount = tokenCount,
         };
-        // Every segment takes at least its flag bit: bound the count before allocating.
-        if (header.SegmentCount > payloadLength * 8L)
-            throw new InvalidDataException($"Z-token container declares {tokenCount} tokens ({header.SegmentCount} segments), more than {payloadLength} payload bytes can hold");
+        // Bound the count before anything is allocated for it. A version 1 segment takes at least its
+        // flag bit; a version 2 segment at least 0.005 bits (its kind, under an adaptive model), and
+        // its tokens decode to text, so there are not many more of them than bytes.
+        long segmentLimit = version == BitPackedVersion ? payloadLength * 8L : payloadLength * 8L * 200;
+        if (header.SegmentCount > segmentLimit || (version != BitPackedVersion && tokenCount > 2L * originalLength + 16))
+            throw new InvalidDataException($"Z-token container declares {tokenCount} tokens ({header.SegmentCount} segments), more than {payloadLength} payload bytes and {originalLength} original bytes can hold");
+        if (version != BitPackedVersion)
+            return (header, new ZTokenPayload(version, [], blockSegments, parseSegments ? ReadBlocks(body, position, header.SegmentCount, blockSegments) : []));
         if (!parseSegments)
-            return (header, []);
+            return (header, new ZTokenPayload(version, [], 0, []));
 
         var widths = Widths.Of(codes, maxCode, segmentLength, vocabulary);
         var reader = new BitReader(body[position..]);
@@ -198,7 +240,21 @@ internal static class ZTokenContainer
             segments[i] = new StoredSegment(code, new Corrections(positions, tokens), null);
         }
         reader.RequireEnd();
-        return (header, segments);
+        return (header, new ZTokenPayload(version, segments, 0, []));
+    }
+
+    private static (int Offset, int Length)[] ReadBlocks(ReadOnlySpan<byte> body, int position, int segments, int blockSegments)
+    {
+        var blocks = new (int Offset, int Length)[BlockCount(segments, blockSegments)];
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            int length = VarInt.ReadBounded(body, ref position, body.Length - position, $"the length of block {b}");
+            blocks[b] = (position, length);
+            position += length;
+        }
+        if (position != body.Length)
+            throw new InvalidDataException($"Z-token container has {body.Length - position} bytes after its {blocks.Length} blocks");
+        return blocks;
     }
 
     private static int ReadToken(ref BitReader reader, Widths widths, int vocabulary, string what)

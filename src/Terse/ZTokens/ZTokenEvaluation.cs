@@ -22,7 +22,7 @@ public sealed record AdaptivityBin(int Segments, double MeanSurprisalBits, doubl
 /// <param name="ExactRate">Fraction of segments greedy decoding restores from the code alone.</param>
 /// <param name="TokenAccuracy">Fraction of tokens greedy decoding gets right (1 − corrections / tokens).</param>
 /// <param name="CodeBitsPerToken">Σ L·log2|Z| / Σ n: what the Z codes alone would cost as bits.</param>
-/// <param name="LosslessBitsPerToken">The container's payload (codes, corrections or raw ids, per-segment flags) per token: the price of exactness.</param>
+/// <param name="LosslessBitsPerToken">An estimate of the container's payload per token (codes at log2 |Z|, residuals at the decompressor's cross-entropy, or raw ids): the price of exactness.</param>
 /// <param name="ReconstructionBitsPerToken">Decompressor cross-entropy after the code, per token: what an entropy coder driven by the decompressor would add to the code.</param>
 /// <param name="SurprisalBitsPerToken">Base model alone, each segment from BOS: the entropy bound of coding segments independently.</param>
 /// <param name="ReconstructionBitsPerTokenOtherCode">The same cross-entropy after the next segment's code instead (null without the continuation pairs): the gap to <paramref name="ReconstructionBitsPerToken"/> is what the code tells the decompressor.</param>
@@ -85,8 +85,10 @@ public static class ZTokenEvaluation
             }, _ => { });
 
         long textTokens = (long)count * n, codeTokens = perSegment.Sum(s => (long)s.CodeLength);
-        var widths = ZTokenContainer.Widths.Of(v.CodeCount, model.Shape.MaxCodeLength, n, v.BaseSize);
-        long losslessBits = perSegment.Sum(s => Math.Min(widths.CodeBits(s.CodeLength, s.Corrections), s.Corrections == 0 ? long.MaxValue : widths.RawBits(s.Tokens)));
+        // What the container stores, near enough: the code at log2 |Z| a Z-token, and for an inexact
+        // code its residual at the decompressor's cross-entropy, or the raw ids if that is less.
+        double losslessBits = perSegment.Sum(s => Math.Min(s.CodeLength * v.BitsPerCode + (s.Corrections == 0 ? 0 : s.ReconstructionBits),
+            s.Tokens * Math.Log2(v.BaseSize)));
         ContinuationEvaluation? continued = null;
         double PerToken(int column) => Enumerable.Range(0, pairs).Sum(i => pairNats[i, column]) / ((double)pairs * n) / Math.Log(2);
         if (pairs > 0)
@@ -96,7 +98,7 @@ public static class ZTokenEvaluation
         return new ZTokenEvaluationReport(count, textTokens, codeTokens, (double)textTokens / codeTokens, (double)codeTokens / count,
             perSegment.Count(s => s.Corrections == 0) / (double)count,
             1 - perSegment.Sum(s => (double)s.Corrections) / textTokens,
-            codeTokens * v.BitsPerCode / textTokens, (double)losslessBits / textTokens,
+            codeTokens * v.BitsPerCode / textTokens, losslessBits / textTokens,
             perSegment.Sum(s => s.ReconstructionBits) / textTokens, pairs > 0 ? PerToken(4) : null, surprisals.Sum() / textTokens,
             Defined(Statistics.Pearson(surprisals, lengths)), Defined(Statistics.Spearman(surprisals, lengths)),
             Bin(perSegment, bins), continued, perSegment);

@@ -244,13 +244,13 @@ public class PortableArithmeticTests
 
     private static readonly int[] Tokens = Enumerable.Range(0, 90).Select(i => (i * 7919 + 13) % 301).ToArray();
 
-    private static float[] StepAll(LlamaModel model, bool portable, int threads, int prefill = 0)
+    private static float[] StepAll(LlamaModel model, bool portable, int threads, int prefill = 0, LoraAdapter? adapter = null)
     {
         int saved = Compute.Threads;
         try
         {
             Compute.Threads = threads;
-            var session = portable ? model.CreatePortableSession() : model.CreateSession();
+            var session = portable ? model.CreatePortableSession(adapter: adapter) : model.CreateSession(adapter: adapter);
             var all = new List<float>();
             if (prefill > 0)
             {
@@ -277,6 +277,23 @@ public class PortableArithmeticTests
         var native = StepAll(Odd, portable: false, threads: 1);
         double largest = reference.Zip(native, (a, b) => Math.Abs(a - b)).Max();
         Assert.InRange(largest, 0, 1e-4);
+    }
+
+    [Fact]
+    public void An_adapter_in_a_portable_session_keeps_its_promises_and_changes_the_logits_as_natively()
+    {
+        var model = LlamaModel.CreateRandom(Odd.Config, seed: 11);
+        var adapter = model.AddAdapter("probe", new LoraSettings(Rank: 4, Alpha: 8));
+        var random = new Random(12);
+        foreach (var parameter in adapter.Parameters)
+            foreach (ref float value in parameter.Value.Span)
+                value = 0.05f * (float)(random.NextDouble() * 2 - 1);
+        var reference = StepAll(model, portable: true, threads: 1, adapter: adapter);
+        AssertSameBits(reference, StepAll(model, portable: true, threads: 2, prefill: 70, adapter: adapter), "two threads and a prefill");
+        var native = StepAll(model, portable: false, threads: 1, adapter: adapter);
+        Assert.InRange(reference.Zip(native, (a, b) => Math.Abs(a - b)).Max(), 0, 1e-4);
+        var without = StepAll(model, portable: true, threads: 1);
+        Assert.True(reference.Zip(without, (a, b) => Math.Abs(a - b)).Max() > 1e-3, "the adapter changed nothing");
     }
 
     [Fact]

@@ -107,15 +107,20 @@ public class ZTokenContainerTests
         Assert.True(parsed > 100, $"only {parsed} inputs parsed: the mutations never reach the decoder");
     }
 
-    /// <summary>A container written by hand with given fields, its checksum right.</summary>
+    /// <summary>A version 1 container written by hand with given fields, its checksum right.</summary>
     private static byte[] Handmade(Action<BitWriter> payload, int tokens = 3, int codes = 16, int segment = 8, int maxCode = 4, int vocabulary = 512, ulong flags = 0)
     {
         var bits = new BitWriter();
         payload(bits);
-        var body = bits.ToArray();
+        return Handmade(bits.ToArray(), tokens, codes, segment, maxCode, vocabulary, flags, version: 1, blockSegments: 0);
+    }
+
+    /// <summary>A container of either version written by hand (original length 5), its checksum right; version 2 gets <paramref name="blockSegments"/>.</summary>
+    private static byte[] Handmade(byte[] body, int tokens, int codes, int segment, int maxCode, int vocabulary, ulong flags, byte version, int blockSegments)
+    {
         using var stream = new MemoryStream();
         stream.Write("TZTK"u8);
-        stream.WriteByte(1);
+        stream.WriteByte(version);
         VarInt.Write(stream, flags);
         foreach (var field in new[] { "m"u8.ToArray(), new byte[32], "t"u8.ToArray(), new byte[32] })
         {
@@ -126,6 +131,8 @@ public class ZTokenContainerTests
             VarInt.Write(stream, (ulong)value);
         stream.Write(new byte[4]);
         VarInt.Write(stream, (ulong)tokens);
+        if (version != 1)
+            VarInt.Write(stream, (ulong)blockSegments);
         VarInt.Write(stream, (ulong)body.Length);
         stream.Write(body);
         stream.Write(new byte[4]);
@@ -155,10 +162,11 @@ public class ZTokenContainerTests
             }
         }
         var good = Handmade(w => CodeSegment(w, 2, [1, 2], [(0, 5), (2, 7)]));
-        var (header, segments) = ZTokenContainer.Read(good, 512);
+        var (header, payload) = ZTokenContainer.Read(good, 512);
         Assert.Equal(3, header.TokenCount);
-        Assert.Equal([513, 514], segments[0].Code);
-        Assert.Equal([0, 2], segments[0].Corrections.Positions);
+        Assert.Equal(1, payload.Version);
+        Assert.Equal([513, 514], payload.Segments[0].Code);
+        Assert.Equal([0, 2], payload.Segments[0].Corrections.Positions);
 
         Assert.Contains("magic", Rejection([.. "TZTX"u8, .. good[4..]]));
         var badVersion = (byte[])good.Clone();
@@ -180,5 +188,61 @@ public class ZTokenContainerTests
         Assert.Contains("non-zero padding", Rejection(Handmade(w => { CodeSegment(w, 1, [1], []); w.Write(1, 1); })));
         Assert.Contains("more than", Rejection(Handmade(w => CodeSegment(w, 1, [1], []), tokens: 1_000_000)));
         Assert.Contains("impossible shape", Rejection(Handmade(w => CodeSegment(w, 1, [1], []), codes: 1)));
+    }
+
+    [Fact]
+    public void Version2BlocksAreValidatedBeforeTheModelReadsThem()
+    {
+        static byte[] Blocks(params byte[][] blocks)
+        {
+            using var stream = new MemoryStream();
+            foreach (var block in blocks)
+            {
+                VarInt.Write(stream, (ulong)block.Length);
+                stream.Write(block);
+            }
+            return stream.ToArray();
+        }
+        byte[] Version2(byte[] body, int tokens = 3, int blockSegments = 1, int segment = 8) =>
+            Handmade(body, tokens, codes: 16, segment, maxCode: 4, vocabulary: 512, flags: 0, version: 2, blockSegments);
+
+        // 10 tokens in segments of 8 are 2 segments: 2 blocks of 1.
+        var (header, payload) = ZTokenContainer.Read(Version2(Blocks([1, 2, 3], [4]), tokens: 10, blockSegments: 1), 512);
+        Assert.Equal(2, payload.Version);
+        Assert.Equal(2, payload.Blocks.Length);
+        Assert.Equal(3, payload.Blocks[0].Length);
+        Assert.Equal(1, payload.Blocks[1].Length);
+        Assert.Equal(10, header.TokenCount);
+
+        Assert.Contains("blocks of 0 segments", Rejection(Version2(Blocks([1]), blockSegments: 0)));
+        Assert.Contains("after its 1 blocks", Rejection(Version2([.. Blocks([1, 2]), 7])));
+        Assert.Contains("truncated", Rejection(Version2(Blocks([1, 2]), tokens: 10)));
+        Assert.Contains("more than", Rejection(Version2(Blocks([1]), tokens: 100)));   // 100 tokens cannot come from 5 original bytes
+        Assert.Contains("segments per block", Rejection(Version2(Blocks([1]), blockSegments: 1 << 20)));
+    }
+
+    [Fact]
+    public void Version1ContainersStillDecode()
+    {
+        var (model, compressor, _) = Fixture.Value;
+        var tokenizer = Llama2cTokenizer.Stories260K;
+        const string text = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+        var ids = tokenizer.Encode(text);
+        var codec = new ZTokenCodec(model);
+        int n = model.Shape.SegmentLength;
+        var segments = Enumerable.Range(0, (ids.Length + n - 1) / n).Select(i =>
+        {
+            var segment = ids.AsSpan(i * n, Math.Min(n, ids.Length - i * n));
+            if (i % 3 == 2)
+                return new StoredSegment([], Corrections.None, segment.ToArray());
+            var code = codec.Encode(segment);
+            return new StoredSegment(code, codec.FindCorrections(code, segment), null);
+        }).ToArray();
+        var written = compressor.Compress(System.Text.Encoding.UTF8.GetBytes(text), ids).Container;
+        var header = ZTokenContainer.ReadHeader(written);
+        var old = ZTokenContainer.WriteBitPacked(header, segments, model.Vocabulary.FirstCode);
+        Assert.Equal(1, old[4]);
+        Assert.Equal(2, written[4]);
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text), compressor.Decompress(old));
     }
 }
