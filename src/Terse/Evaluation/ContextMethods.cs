@@ -49,6 +49,9 @@ public interface IContextMethod
 /// <summary>A method whose compressed form is a selection of the context's own tokens, read by the base model.</summary>
 public abstract class TokenSelection(LlamaModel reader) : IContextMethod
 {
+    /// <summary>The model that reads the selection.</summary>
+    protected LlamaModel Reader => reader;
+
     public abstract string Name { get; }
     public abstract bool TakesRate { get; }
 
@@ -288,10 +291,10 @@ public sealed class SurprisalPruning(LlamaModel model, Tokenizer tokenizer, bool
         int n = context.Length, budget = Truncation.KeptCount(n, rate);
         if (budget == n)
             return context;
-        if (n + 1 > model.Config.MaxSequenceLength)
-            throw new ArgumentException($"a context of {n} tokens does not fit the model's {model.Config.MaxSequenceLength} positions");
-        int vocabulary = model.Config.VocabSize;
-        var session = model.CreateSession(n + 1);
+        if (n + 1 > Reader.Config.MaxSequenceLength)
+            throw new ArgumentException($"a context of {n} tokens does not fit the model's {Reader.Config.MaxSequenceLength} positions");
+        int vocabulary = Reader.Config.VocabSize;
+        var session = Reader.CreateSession(n + 1);
         // Coarse pass: surprisal of every token under the full context, for the budget controller.
         var logits = new float[(n + 1) * vocabulary];   // [n + 1][vocabulary]: after BOS, after each token
         session.Prefill([_bos, .. context], logits);
