@@ -10,9 +10,10 @@ using Terse.Tokenization.SentencePiece;
 namespace Terse.Benchmarks.EntropyCoding;
 
 /// <summary>
-/// <c>-- entropy table [--kb N]</c>: bits/byte and bits/token of the entropy coder (stories260K and
-/// BabyLlama) against xz -9, zstd -19, brotli -q 11 and bzip2 -9 on the shared texts, every round
-/// trip checked; chunks packed with Brotli or stored verbatim are counted. <c>-- entropy speed [--kb N] [--model M]</c>: compress and decompress tokens/s and bytes/s with
+/// <c>-- entropy table [--kb N]</c>: bits/byte of the entropy coder (the default model and
+/// stories260K, with and without the mixer) against xz -9, zstd -19, brotli -q 11 and bzip2 -9 on
+/// the shared texts and one text from outside shared/, every round trip checked; chunks packed with
+/// Brotli or stored verbatim are counted. <c>-- entropy mix-tune</c>: see <see cref="MixerTuning"/>. <c>-- entropy speed [--kb N] [--model M]</c>: compress and decompress tokens/s and bytes/s with
 /// a built-in model (stories260K unless given) on one and two cores, with xz -9 timed on the same input as the reference.
 /// <c>-- entropy overhead [--kb N]</c>: coded size against the model's exact surprisal.
 /// <c>-- entropy context [--kb N]</c>: container size against chunk size and sliding-window carry.
@@ -20,15 +21,43 @@ namespace Terse.Benchmarks.EntropyCoding;
 /// </summary>
 internal static class EntropyComparison
 {
+    /// <summary>
+    /// The table's texts: a file of shared/data/text is read as its held-out split (documents no
+    /// model here trained on, as in "The default model" of docs/results.md); any other path, from
+    /// outside shared/, as it is.
+    /// </summary>
     private static readonly (string Label, string File)[] Texts =
     [
-        ("TinyStories (held-out validation)", "text/tinystories_valid_head.txt"),
-        ("WikiText-2 (test)", "text/wikitext2_raw_test.txt"),
-        ("CNN/DailyMail (test articles)", "text/cnndm_test100.source"),
-        ("logs: HDFS", "text/loghub_HDFS_2k.log"),
-        ("logs: OpenSSH", "text/loghub_OpenSSH_2k.log"),
-        ("code: HumanEval (JSONL)", "text/humaneval.jsonl.gz"),
+        ("TinyStories (held-out)", "text/tinystories_valid_head.txt"),
+        ("WikiText-2 (held-out)", "text/wikitext2_raw_test.txt"),
+        ("CNN/DailyMail (held-out)", "text/cnndm_test100.source"),
+        ("logs: HDFS (held-out)", "text/loghub_HDFS_2k.log"),
+        ("logs: OpenSSH (held-out)", "text/loghub_OpenSSH_2k.log"),
+        ("code: HumanEval (held-out)", "text/humaneval.jsonl.gz"),
+        // Written by no one here and not in shared/: text outside every model's domain.
+        ("Debian docs: dpkg changelog", "/usr/share/doc/dpkg/changelog.gz"),
+        ("Python: argparse.py (3.11)", "/usr/lib/python3.11/argparse.py"),
     ];
+
+    /// <summary>The first <paramref name="limit"/> bytes of a table text, cut back to a character boundary.</summary>
+    private static byte[] TableText(string file, int limit)
+    {
+        byte[] all;
+        if (file.StartsWith("text/", StringComparison.Ordinal))
+        {
+            var source = Terse.Corpora.TextCorpus.Sources.Single(s => s.FileName == file["text/".Length..]);
+            var documents = Terse.Corpora.TextCorpus.Documents(SharedPath("text"), source, Terse.Corpora.Split.HeldOut);
+            all = System.Text.Encoding.UTF8.GetBytes(string.Concat(documents.Select(d => d.Text)));
+        }
+        else
+        {
+            all = Head(file, int.MaxValue);
+        }
+        int cut = Math.Min(limit, all.Length);
+        while (cut < all.Length && cut > 0 && (all[cut] & 0xC0) == 0x80)
+            cut--;
+        return all[..cut];
+    }
 
     private static readonly (string Name, string Arguments)[] References =
     [
@@ -58,12 +87,14 @@ internal static class EntropyComparison
             case "roundtrip":
                 RoundTripAll(kb * 1000);
                 return 0;
+            case "mix-tune":
+                return MixerTuning.Run(args);
             case "context":
                 int fileAt = Array.IndexOf(args, "--file");
                 ContextPolicies(kb * 1000, fileAt >= 0 ? args[fileAt + 1] : "text/tinystories_valid_head.txt");
                 return 0;
             default:
-                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip, context)");
+                Console.Error.WriteLine($"unknown entropy benchmark '{what}' (table, speed, overhead, roundtrip, context, mix-tune)");
                 return 1;
         }
     }
@@ -100,37 +131,48 @@ internal static class EntropyComparison
         }
     }
 
+    /// <summary>
+    /// The default model (the mixer's container, version 4, and the model alone, version 3) and
+    /// stories260K against the reference compressors; files missing on this machine are skipped.
+    /// </summary>
     private static void Table(int limit)
     {
-        var models = Models();
-        Console.WriteLine($"First {limit / 1000} KB of each text; bits per input byte (lower is better). \"bits/byte\" is the whole container; " +
-            "\"Brotli + stored\" counts the chunks packed with Brotli and kept verbatim because the model would have cost more; \"model bits/byte\" and \"model bits/token\" " +
-            "are the model's exact −log2 p over all chunks (what coding everything would cost; bits/token per token of its own tokenizer).");
+        (string Name, INextTokenModel Model, Tokenizer Tokenizer)[] models =
+        [
+            (EntropyCompression.DefaultModel, EntropyCompression.ResolveModel(null), EntropyCompression.ResolveTokenizer(null, null, EntropyCompression.ResolveModel(null))),
+            ("stories260K", LlamaNextTokenModel.Stories260K, Llama2cTokenizer.Stories260K),
+        ];
+        Console.WriteLine($"First {limit / 1000} KB of each text; bits per input byte (lower is better), whole containers. \"v4\" mixes the model with the chunk's " +
+            "match model and token counts, \"v3\" is the model alone; \"Brotli + stored\" counts v4's chunks packed with Brotli and kept verbatim. " +
+            "\"÷ best\" is v4 over the smallest reference.");
         Console.WriteLine();
-        Console.WriteLine("| text | bytes | " + string.Join(" | ", models.Select(m => $"{m.Name} bits/byte | {m.Name} Brotli + stored | {m.Name} model bits/byte | {m.Name} model bits/token")) + " | " +
+        Console.WriteLine("| text | bytes | " + string.Join(" | ", models.Select(m => $"{m.Name} v3 | {m.Name} v4 | {m.Name} Brotli + stored | {m.Name} ÷ best")) + " | " +
             string.Join(" | ", References.Select(r => r.Name)) + " | all exact |");
         Console.WriteLine("|---|---:|" + string.Concat(Enumerable.Repeat("---:|---:|---:|---:|", models.Length)) + string.Concat(Enumerable.Repeat("---:|", References.Length)) + "---|");
         foreach (var (label, file) in Texts)
         {
-            var input = Head(file, limit);
+            if (!File.Exists(SharedPath(file)))
+            {
+                Console.Error.WriteLine($"skipped {label}: {SharedPath(file)} is missing");
+                continue;
+            }
+            var input = TableText(file, limit);
+            var references = References.Select(r => 8.0 * RunReference(r.Arguments, input).Output.Length / input.Length).ToArray();
+            double best = references.Min();
             var cells = new List<string> { label, input.Length.ToString("N0", CultureInfo.InvariantCulture) };
             bool exact = true;
             foreach (var (_, model, tokenizer) in models)
             {
+                var alone = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(FormatVersion: 3)).Compress(input);
                 var codec = new EntropyCodec(model, tokenizer);
                 var result = codec.Compress(input);
                 exact &= codec.Decompress(result.Container).AsSpan().SequenceEqual(input);
-                var surprisal = codec.Surprisal(input);
+                cells.Add(alone.BitsPerByte.ToString("F3", CultureInfo.InvariantCulture));
                 cells.Add(result.BitsPerByte.ToString("F3", CultureInfo.InvariantCulture));
                 cells.Add($"{result.BrotliChunks} + {result.StoredChunks} of {result.Chunks}");
-                cells.Add((surprisal.TotalBits / input.Length).ToString("F3", CultureInfo.InvariantCulture));
-                cells.Add((surprisal.TotalBits / surprisal.Tokens.Length).ToString("F3", CultureInfo.InvariantCulture));
+                cells.Add((result.BitsPerByte / best).ToString("F3", CultureInfo.InvariantCulture));
             }
-            foreach (var (_, command) in References)
-            {
-                var (compressed, _) = RunReference(command, input);
-                cells.Add((8.0 * compressed.Length / input.Length).ToString("F3", CultureInfo.InvariantCulture));
-            }
+            cells.AddRange(references.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)));
             cells.Add(exact ? "yes" : "**NO**");
             Console.WriteLine("| " + string.Join(" | ", cells) + " |");
         }
@@ -148,10 +190,12 @@ internal static class EntropyComparison
         int savedThreads = Compute.Threads;
         try
         {
+            // Version 3 (the model alone) beside version 4 (mixed), so the mixer's cost is timed in the same session.
+            foreach (int version in new[] { 3, EntropyContainer.Version })
             foreach (int cores in new[] { 1, 2 })
             {
                 Compute.Threads = cores;
-                var codec = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(cores));
+                var codec = new EntropyCodec(model, tokenizer, new EntropyCodecOptions(cores, FormatVersion: version));
                 var prepared = codec.Prepare(input);
                 var container = codec.Compress(prepared).Container; // warm-up
                 double compress = Best(() => codec.Compress(prepared));
@@ -161,7 +205,7 @@ internal static class EntropyComparison
                         throw new InvalidOperationException("round trip failed");
                 });
                 int tokens = prepared.TokenCount;
-                Console.WriteLine($"| {cores} core{(cores > 1 ? "s" : "")} (chunks in parallel: {cores}, engine threads: {cores}) | {tokens:N0} | " +
+                Console.WriteLine($"| version {version}, {cores} core{(cores > 1 ? "s" : "")} (chunks in parallel: {cores}, engine threads: {cores}) | {tokens:N0} | " +
                     $"{tokens / compress:N0} | {input.Length / compress:N0} | {tokens / decompress:N0} | {input.Length / decompress:N0} |");
             }
         }

@@ -14,9 +14,11 @@ internal readonly record struct Escape(int Position, byte[] Raw);
 /// one more symbol, the escape, whose probability adapts to how often escapes occurred in the chunk
 /// (a Krichevsky–Trofimov estimate: (2e + 1) / (2n + 2)); after the last token, a two-symbol
 /// end/escape choice with the same probability; the raw bytes of an escape follow it, coded with an
-/// adaptive byte model. Without escapes only the tokens are coded.
+/// adaptive byte model. Without escapes only the tokens are coded. With a <paramref name="mixer"/>
+/// (container version 4) the token tables are its mixture of the model with the chunk's match and
+/// counts, and it learns from every token, never from an escape.
 /// </summary>
-internal sealed class ChunkCoder(int vocabularySize, int totalBits)
+internal sealed class ChunkCoder(int vocabularySize, int totalBits, TokenMixer? mixer = null)
 {
     private readonly FrequencyTable plainTable = new(vocabularySize, totalBits);
     private FrequencyTable? escapeTable;
@@ -50,8 +52,7 @@ internal sealed class ChunkCoder(int vocabularySize, int totalBits)
             }
             SetTable(logits);
             table.Encode(encoder, tokens[i]);
-            if (escapes)
-                Observe(escaped: false);
+            Observed(tokens[i]);
             // The last token of a chunk predicts nothing, so it is never fed to the model.
             if (i + 1 < tokens.Length)
                 context.Accept(tokens[..(i + 1)]);
@@ -94,13 +95,12 @@ internal sealed class ChunkCoder(int vocabularySize, int totalBits)
                 if (symbol < vocabulary)
                 {
                     tokens[i] = symbol;
+                    Observed(symbol);
                     break;
                 }
                 Observe(escaped: true);
                 found.Add(new Escape(i, DecodeRun(ref decoder, ref rawBytes, rawByteLimit)));
             }
-            if (escapes)
-                Observe(escaped: false);
             if (i + 1 < tokens.Length)
                 context.Accept(tokens[..(i + 1)]);
         }
@@ -133,6 +133,15 @@ internal sealed class ChunkCoder(int vocabularySize, int totalBits)
         escapeCount = 0;
         opportunities = 0;
         rawModel.Reset();
+        mixer?.Start();
+    }
+
+    /// <summary>After a token (not an escape) is coded with <see cref="table"/>.</summary>
+    private void Observed(int token)
+    {
+        if (escapes)
+            Observe(escaped: false);
+        mixer?.Update(table, token);
     }
 
     private void Observe(bool escaped)
@@ -149,7 +158,14 @@ internal sealed class ChunkCoder(int vocabularySize, int totalBits)
         return (int)Math.Clamp(frequency, 1, total / 2);
     }
 
-    private void SetTable(ReadOnlySpan<float> logits) => table.SetFromLogits(logits, escapes ? EscapeFrequency() : 0);
+    private void SetTable(ReadOnlySpan<float> logits)
+    {
+        int escapeFrequency = escapes ? EscapeFrequency() : 0;
+        if (mixer is null)
+            table.SetFromLogits(logits, escapeFrequency);
+        else
+            mixer.SetTable(table, logits, escapeFrequency);
+    }
 
     // After the last token: "end" owns [0, Total − escape), "escape" the rest; zeros past the end decode as "end".
     private void EncodeEndChoice(RangeEncoder encoder, bool escape)

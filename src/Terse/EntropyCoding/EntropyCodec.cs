@@ -12,8 +12,9 @@ namespace Terse.EntropyCoding;
 /// <param name="CarryTokens">Tokens kept as context when the window is full and slides (0..window − 1); null: <see cref="EntropyCodec.DefaultCarryFraction"/> of the window.</param>
 /// <param name="ChunkBytes">Largest chunk, in input bytes (1..65,536); null: <see cref="EntropyCodec.DefaultChunkBytes"/>.</param>
 /// <param name="BrotliFallback">Keep a chunk as a Brotli stream where that is smaller than the model's; false: the model or the bytes verbatim only (to measure the model alone).</param>
+/// <param name="FormatVersion">Container version written: 3 (the model alone) or 4 (the model mixed with the chunk's match model and counts); null: <see cref="EntropyContainer.Version"/>. Every version is read.</param>
 public sealed record EntropyCodecOptions(int? MaxDegreeOfParallelism = null, int? WindowTokens = null, int? CarryTokens = null, int? ChunkBytes = null,
-    bool BrotliFallback = true);
+    bool BrotliFallback = true, int? FormatVersion = null);
 
 /// <summary>An input cut into chunks and tokenized for compression (see <see cref="EntropyCodec.Prepare"/>).</summary>
 public sealed class EntropyInput
@@ -96,11 +97,14 @@ public sealed class ModelMismatchException(string message) : ArgumentException(m
 public sealed class EntropyCodec
 {
     /// <summary>
-    /// The default chunk size. A chunk is coded from a cold start and is the unit of parallel work
-    /// and of storing: 16 KiB (about 8,000 TinyStories tokens) makes the cold start cost little
-    /// and still gives both cores work from 32 KiB of input (docs/results.md, "Context policy").
+    /// The default chunk size. A chunk is coded from a cold start and is the unit of parallel work,
+    /// of storing and of what the mixer's match model and counts can see: 64 KiB (the most a chunk
+    /// may hold) lets them learn a text's own repeats, which is where the model alone loses to
+    /// dictionary compressors; 16 KiB chunks cost 2–13 % more out of the model's domain
+    /// (docs/results.md, "Version 4: mixing"). One core decodes terse1M several times faster than the goal
+    /// of 3,000 tokens/s, so inputs below 64 KiB on one core are fast enough.
     /// </summary>
-    public const int DefaultChunkBytes = 16 * 1024;
+    public const int DefaultChunkBytes = EntropyContainer.MaxChunkBytes;
 
     /// <summary>The default carry as a fraction of the window (docs/results.md, "Context policy").</summary>
     public const double DefaultCarryFraction = 0.25;
@@ -111,7 +115,11 @@ public sealed class EntropyCodec
     private readonly int chunkBytes;
     private readonly int degree;
     private readonly bool brotliFallback;
+    private readonly int version;
     private readonly byte[] modelIdentity;
+
+    /// <summary>The oldest version written: version 2's arithmetic is only kept to read old files.</summary>
+    private const int OldestVersionWritten = 3;
 
     public EntropyCodec(INextTokenModel model, Tokenizer tokenizer, EntropyCodecOptions? options = null)
     {
@@ -137,6 +145,9 @@ public sealed class EntropyCodec
         this.model = model;
         this.tokenizer = tokenizer;
         brotliFallback = options.BrotliFallback;
+        version = options.FormatVersion ?? EntropyContainer.Version;
+        if (version < OldestVersionWritten || version > EntropyContainer.Version)
+            throw new ArgumentOutOfRangeException(nameof(options), version, $"container version must be in {OldestVersionWritten}..{EntropyContainer.Version}");
         modelIdentity = model.Identity.ToArray();
     }
 
@@ -166,7 +177,7 @@ public sealed class EntropyCodec
         var chunks = input.Chunks;
         var entries = new ChunkEntry[chunks.Length];
         var payloads = new ReadOnlyMemory<byte>[chunks.Length];
-        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, EntropyContainer.Version, (worker, i) =>
+        RunChunks(chunks.Length, i => chunks[i].Segmented.Tokens.Length, progress, policy, FrequencyTable.DefaultTotalBits, version, (worker, i) =>
         {
             var chunk = chunks[i];
             var original = input.Bytes.AsMemory(chunk.Bytes);
@@ -197,6 +208,7 @@ public sealed class EntropyCodec
 
         var header = new ContainerHeader
         {
+            Version = version,
             ModelName = model.Name,
             ModelIdentity = modelIdentity,
             TokenizerName = tokenizer.Name,
@@ -516,7 +528,8 @@ public sealed class EntropyCodec
         {
             Session = version >= 3 ? model.CreateSession() : model.CreateVersion2Session();
             Context = new SlidingContext(Session, policy);
-            Coder = new ChunkCoder(model.VocabularySize, totalBits);
+            Coder = new ChunkCoder(model.VocabularySize, totalBits,
+                version >= EntropyContainer.MixingVersion ? new TokenMixer(model.VocabularySize, MixerSettings.Version4) : null);
         }
 
         public INextTokenSession Session { get; }

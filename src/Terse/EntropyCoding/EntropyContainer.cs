@@ -32,7 +32,7 @@ internal readonly record struct ChunkEntry(ChunkMode Mode, int PayloadLength, in
 /// <summary>Everything in an entropy-coded container except the payloads themselves.</summary>
 internal sealed class ContainerHeader
 {
-    /// <summary>The format version: <see cref="EntropyContainer.Version"/> when written, 2 or 3 when read.</summary>
+    /// <summary>The format version: <see cref="EntropyContainer.Version"/> when written, 2 to 4 when read.</summary>
     public int Version { get; init; } = EntropyContainer.Version;
     public required string ModelName { get; init; }
     public required byte[] ModelIdentity { get; init; }
@@ -64,11 +64,15 @@ internal static class EntropyContainer
     public static ReadOnlySpan<byte> Magic => "TSEC"u8;
 
     /// <summary>
-    /// The version written. 3: the model's logits come from portable arithmetic, the same bits on
-    /// every machine; chunks may be Brotli streams. 2 (still read): logits from the engine's fast
-    /// arithmetic, no Brotli chunks.
+    /// The version written. 4: the token tables mix the model with the chunk's match model and
+    /// token counts (<see cref="TokenMixer"/>). 3 (still read): the model's logits alone, from
+    /// portable arithmetic, the same bits on every machine; chunks may be Brotli streams. 2 (still
+    /// read): logits from the engine's fast arithmetic, no Brotli chunks.
     /// </summary>
-    public const byte Version = 3;
+    public const byte Version = 4;
+
+    /// <summary>The first version whose token tables are <see cref="TokenMixer"/>'s.</summary>
+    public const byte MixingVersion = 4;
 
     /// <summary>The oldest version read.</summary>
     public const byte OldestVersion = 2;

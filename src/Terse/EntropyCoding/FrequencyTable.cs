@@ -71,7 +71,7 @@ internal sealed class FrequencyTable
     public void SetUniform()
     {
         weights.AsSpan().Fill(OneInFixedPoint);
-        SetFromWeights(Count, 0, 0);
+        ScaleWeights(weights, 0, 0);
     }
 
     /// <summary>Sets the table from explicit positive frequencies that must add up to <see cref="Total"/>.</summary>
@@ -133,7 +133,25 @@ internal sealed class FrequencyTable
         {
             ComputeWeights(logits, max, weights.AsSpan(0, tokens));
         }
-        SetFromWeights(tokens, argmax, escapeFrequency);
+        ScaleWeights(weights.AsSpan(0, tokens), argmax, escapeFrequency);
+    }
+
+    /// <summary>
+    /// Sets the table from 32-bit fixed-point weights of the tokens (a mixer's
+    /// <see cref="FixedPointExp2"/> of its scores), with the escape symbol after them as in
+    /// <see cref="SetFromLogits(ReadOnlySpan{float}, int)"/>. The weight of <paramref name="largest"/>
+    /// must be 2^32 (1.0) and none larger: the largest gets what the floors leave, every token ≥ 1.
+    /// </summary>
+    public void SetFromWeights(ReadOnlySpan<ulong> tokenWeights, int largest, int escapeFrequency)
+    {
+        int tokens = Count - (escapeFrequency > 0 ? 1 : 0);
+        if (tokenWeights.Length != tokens)
+            throw new ArgumentException($"expected {tokens} weights, got {tokenWeights.Length}", nameof(tokenWeights));
+        if (escapeFrequency < 0 || escapeFrequency > Total / 2)
+            throw new ArgumentOutOfRangeException(nameof(escapeFrequency), escapeFrequency, $"must be in 0..{Total / 2}");
+        if ((uint)largest >= (uint)tokens || tokenWeights[largest] != OneInFixedPoint)
+            throw new ArgumentException("the largest weight must be 2^32", nameof(largest));
+        ScaleWeights(tokenWeights, largest, escapeFrequency);
     }
 
     private const ulong OneInFixedPoint = 1UL << 32;
@@ -224,15 +242,15 @@ internal sealed class FrequencyTable
     }
 
     /// <summary>
-    /// For the first <paramref name="tokens"/> symbols, frequency_i = 1 + ⌊weight_i · K / 2^64⌋ with
+    /// For the tokens (the first symbols), frequency_i = 1 + ⌊weight_i · K / 2^64⌋ with
     /// K = ⌊spare · 2^64 / Σweight⌋ and spare = Total − escape − tokens, which is at most
     /// ⌊weight_i · spare / Σweight⌋; what the floors leave over goes to <paramref name="largest"/>,
     /// and the escape symbol (if any) gets <paramref name="escapeFrequency"/>, so frequencies add up
     /// to Total exactly. Integer-only, with one division per table.
     /// </summary>
-    private void SetFromWeights(int tokens, int largest, int escapeFrequency)
+    private void ScaleWeights(ReadOnlySpan<ulong> tokenWeights, int largest, int escapeFrequency)
     {
-        var tokenWeights = weights.AsSpan(0, tokens);
+        int tokens = tokenWeights.Length;
         ulong sum = 0;
         foreach (var w in tokenWeights)
             sum += w;                                   // ≤ 2^24 · 2^32: no overflow

@@ -23,6 +23,7 @@ public class GoldenContainerTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     public void The_golden_file_of_each_version_decodes_to_its_text(int version)
     {
         var container = File.ReadAllBytes(GoldenPath($"golden.v{version}.tsec"));
@@ -32,12 +33,18 @@ public class GoldenContainerTests
         Assert.Equal(Text, EntropyCompression.Decompress(container, model: null, tokenizer: null));
     }
 
-    /// <summary>The version byte chooses the arithmetic: version 3's file read as version 2 gets other probabilities and fails.</summary>
-    [Fact]
-    public void The_version_decides_which_arithmetic_decodes()
+    /// <summary>
+    /// The version byte chooses the probabilities: version 3's file read as version 2 (the fast
+    /// arithmetic), or version 4's read as version 3 (the model without the mixer), gets other
+    /// tables and fails.
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void The_version_decides_which_probabilities_decode(int version)
     {
-        var container = File.ReadAllBytes(GoldenPath("golden.v3.tsec"));
-        container[4] = 2;
+        var container = File.ReadAllBytes(GoldenPath($"golden.v{version}.tsec"));
+        container[4] = (byte)(version - 1);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(container.AsSpan(container.Length - 4),
             Terse.IO.Crc32C.Compute(container.AsSpan(0, container.Length - 4)));
         var error = Assert.Throws<InvalidDataException>(() => EntropyCompression.Decompress(container, model: null, tokenizer: null));
