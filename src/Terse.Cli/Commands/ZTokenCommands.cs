@@ -330,8 +330,8 @@ internal sealed record ZTokenEvalResult(ZTokenEvaluationReport Report, double En
 
 /// <summary>
 /// <c>-m ztokens</c>: a trained Z-token model as a lossless method (TZTK container, docs/formats.md).
-/// Each segment is stored as its Z code when greedy decoding restores it, else as the code with
-/// corrections or as its ids, whichever is smaller (--strict: ids).
+/// Each segment is stored as its Z code when greedy decoding restores it, else as the code with a
+/// residual or as its ids, whichever is smaller (--strict: ids).
 /// </summary>
 internal sealed class ZTokenCompressionMethod : ICompressionMethod
 {
@@ -343,7 +343,7 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
 
     public string Name => "ztokens";
 
-    public string Description => "lossless learned Z-token codes with per-segment fallback; needs --ztokens DIR";
+    public string Description => $"lossless learned Z-token codes with per-segment fallback (the built-in {BuiltInZTokenModel.Name}, or --ztokens DIR)";
 
     public IReadOnlyList<Option> CompressOptions => [compressModel, strict, search, noVerify];
 
@@ -351,16 +351,17 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
 
     public long ProgressThresholdBytes => 4 * 1024;
 
-    private static Option<string?> ModelOption() => new("--ztokens") { Description = "ztokens: the folder of a model trained by `terse ztokens train`" };
+    private static Option<string?> ModelOption() => new("--ztokens") { Description = $"ztokens: the folder of a model trained by `terse ztokens train` (default: the built-in {BuiltInZTokenModel.Name})" };
 
     public bool IsContainer(ReadOnlySpan<byte> data) => ZTokenCompressor.IsContainer(data);
 
-    private static string RequireModel(MethodContext context, Option<string?> option) =>
-        context.Parse.GetValue(option) ?? throw new CliException("-m ztokens needs the trained model: add --ztokens DIR");
+    /// <summary>The folder given with --ztokens, or the built-in model's.</summary>
+    private static string ModelFolder(MethodContext context, Option<string?> option) =>
+        context.Parse.GetValue(option) ?? BuiltInZTokenModel.Folder;
 
     public CompressionOutcome Compress(byte[] input, MethodContext context)
     {
-        var (model, tokenizer) = ZTokenCommands.Load(RequireModel(context, compressModel), context.Tokenizer);
+        var (model, tokenizer) = ZTokenCommands.Load(ModelFolder(context, compressModel), context.Tokenizer);
         var ids = CompressCommands.TokenizeExactly(tokenizer, input);
         var compressor = new ZTokenCompressor(model, tokenizer, new ZTokenCompressionOptions(Repair: !context.Parse.GetValue(strict), Search: context.Parse.GetValue(search)));
         var (container, report) = compressor.Compress(input, ids, verify: !context.Parse.GetValue(noVerify), context.Progress);
@@ -375,7 +376,9 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
     public DecompressionOutcome Decompress(byte[] container, MethodContext context)
     {
         var header = ZTokenCompressor.ReadHeader(container);
-        var (model, tokenizer) = ZTokenCommands.Load(RequireModel(context, decompressModel), context.Tokenizer);
+        var (model, tokenizer) = ZTokenCommands.Load(ModelFolder(context, decompressModel), context.Tokenizer);
+        if (context.Parse.GetValue(decompressModel) is null && !header.ModelIdentity.AsSpan().SequenceEqual(model.Identity))
+            throw new CliException($"this file was compressed with another Z-token model than the built-in {BuiltInZTokenModel.Name} ({header.ModelName}): add --ztokens DIR");
         var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress);
         var report = new DecompressReport(Name, tokenizer.Name, container.Length, header.TokenCount, output.Length);
         return new DecompressionOutcome(output, report, $"ztokens: {container.Length:N0} bytes → {header.TokenCount:N0} tokens → {output.Length:N0} bytes");

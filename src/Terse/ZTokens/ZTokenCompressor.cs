@@ -16,10 +16,26 @@ public sealed record ZTokenCompressionOptions(bool Repair = true, int? MaxDegree
 /// <param name="ExactTextTokens">Text tokens in exact segments; with <see cref="ExactCodeTokens"/>, the ratio of the Z code where it alone suffices.</param>
 /// <param name="Corrections">Positions of the repaired segments where greedy decoding deviates.</param>
 /// <param name="Exact">The container was decompressed again and gave back the input byte for byte (null: not checked).</param>
+/// <param name="BitsPerZToken">log2 |Z|: what a Z-token can carry.</param>
 public sealed record ZTokenCompressionReport(
     long InputBytes, int InputTokens, int Segments, int ExactSegments, int RepairedSegments, int RawSegments,
-    long CodeTokens, long ExactCodeTokens, long ExactTextTokens, long Corrections, long RawTokens, long OutputBytes, bool? Exact)
+    long CodeTokens, long ExactCodeTokens, long ExactTextTokens, long Corrections, long RawTokens, long OutputBytes, bool? Exact, double BitsPerZToken)
 {
+    /// <summary>Z-tokens stored (the same as <see cref="CodeTokens"/>).</summary>
+    public long ZTokens => CodeTokens;
+
+    /// <summary>Text tokens per Z-token over the segments stored as a code (exact or with a residual; 0 when none).</summary>
+    public double Ratio => CodeTokens == 0 ? 0 : (double)(InputTokens - RawTokens) / CodeTokens;
+
+    /// <summary>
+    /// log2 |Z| / H with H the file's bits per token as this container stores it: the most text
+    /// tokens per Z-token an exact code could reach if every Z-token carried its full log2 |Z| bits
+    /// of the file's information (issue 11's bound, with H measured by the container itself).
+    /// </summary>
+    public double BoundRatio => BitsPerToken == 0 ? 0 : BitsPerZToken / BitsPerToken;
+
+    public double BitsPerByte => InputBytes == 0 ? 0 : 8.0 * OutputBytes / InputBytes;
+
     /// <summary>Text tokens per Z-token over the segments whose code alone restores them (0 when none).</summary>
     public double ExactRatio => ExactCodeTokens == 0 ? 0 : (double)ExactTextTokens / ExactCodeTokens;
 
@@ -90,7 +106,7 @@ public sealed class ZTokenCompressor
         bool? exact = null;
         if (verify)
             exact = Decompress(container, progress is null ? null : new SecondHalf(progress)).AsSpan().SequenceEqual(original);
-        return (container, Report(original.Length, ids.Length, outcomes, container.Length, exact));
+        return (container, Report(original.Length, ids.Length, outcomes, container.Length, exact, _model.Vocabulary.BitsPerCode));
     }
 
     /// <summary>Segments per range-coded block: enough for the adaptive models to learn, few enough that a long text decodes on every core.</summary>
@@ -200,7 +216,7 @@ public sealed class ZTokenCompressor
         }
     }
 
-    private static ZTokenCompressionReport Report(long inputBytes, int inputTokens, SegmentOutcome[] outcomes, long outputBytes, bool? exact)
+    private static ZTokenCompressionReport Report(long inputBytes, int inputTokens, SegmentOutcome[] outcomes, long outputBytes, bool? exact, double bitsPerZToken)
     {
         int exactSegments = 0, residual = 0, raw = 0;
         long codeTokens = 0, exactCode = 0, exactText = 0, deviations = 0, rawTokens = 0;
@@ -225,7 +241,7 @@ public sealed class ZTokenCompressor
             codeTokens += outcome.CodeLength;
         }
         return new ZTokenCompressionReport(inputBytes, inputTokens, outcomes.Length, exactSegments, residual, raw,
-            codeTokens, exactCode, exactText, deviations, rawTokens, outputBytes, exact);
+            codeTokens, exactCode, exactText, deviations, rawTokens, outputBytes, exact, bitsPerZToken);
     }
 
     /// <summary>Maps the verifying decompression's progress onto the second half of the whole.</summary>

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Terse.Tests.MetaTokens;
 using TestData = Terse.Tests.Infrastructure.TestData;
@@ -101,5 +102,30 @@ public class ZTokenCliTests : IDisposable
         Refused("adapter_model.safetensors", "decompress", "--ztokens", PathOf("model"), PathOf("h.tztk"), "-o", PathOf("x"));
         Refused("ztokens.json", "ztokens", "eval", PathOf("nowhere"), PathOf("heldout.txt"));
         Assert.False(File.Exists(PathOf("x")), "a refused decompression must not leave an output file");
+    }
+
+    /// <summary>Issue 11 item 7: the built-in model makes <c>-m ztokens</c> work on a fresh clone, with no folder given.</summary>
+    [Fact]
+    public void The_built_in_model_compresses_and_decompresses_without_a_folder()
+    {
+        var text = TestData.ReadText("text/tinystories_valid_head.txt")[^1_200..];
+        File.WriteAllText(PathOf("story.txt"), text);
+        var (exit, output, err) = CompressCliTests.Terse(null, "compress", "-m", "ztokens", PathOf("story.txt"), "-o", PathOf("story.tztk"), "--json");
+        Assert.True(exit == 0, err);
+        using (var report = JsonDocument.Parse(output))
+        {
+            var r = report.RootElement;
+            Assert.True(r.GetProperty("exact").GetBoolean());
+            int segments = r.GetProperty("segments").GetInt32();
+            Assert.Equal(segments, r.GetProperty("exact_segments").GetInt32() + r.GetProperty("repaired_segments").GetInt32() + r.GetProperty("raw_segments").GetInt32());
+            long zTokens = r.GetProperty("z_tokens").GetInt64();
+            long coded = r.GetProperty("input_tokens").GetInt64() - r.GetProperty("raw_tokens").GetInt64();
+            Assert.Equal(zTokens == 0 ? 0 : (double)coded / zTokens, r.GetProperty("ratio").GetDouble(), 9);
+            Assert.Equal(8.0 * new FileInfo(PathOf("story.tztk")).Length / Encoding.UTF8.GetByteCount(text), r.GetProperty("bits_per_byte").GetDouble(), 9);
+            Assert.True(r.GetProperty("bound_ratio").GetDouble() > 0);
+        }
+        (exit, _, err) = CompressCliTests.Terse(null, "decompress", PathOf("story.tztk"), "-o", PathOf("story.out"));
+        Assert.True(exit == 0, err);
+        Assert.Equal(File.ReadAllBytes(PathOf("story.txt")), File.ReadAllBytes(PathOf("story.out")));
     }
 }
