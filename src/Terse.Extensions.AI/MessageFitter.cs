@@ -83,7 +83,7 @@ internal sealed class MessageFitter
             if (total > budget)
                 throw new TerseBudgetException($"the messages take {total} tokens ({_tokenizer.Name}) with every droppable word dropped, above the budget of {budget}: protected spans (code, numbers, names, {TextUnits.KeepOpen} spans) and kept messages need that much");
         }
-        var output = input.Select(m => m).ToList();
+        var output = new List<ChatMessage>(input);
         foreach (var group in parts.GroupBy(p => p.Message))
         {
             var message = input[group.Key].Clone();

@@ -73,6 +73,7 @@ public class TerseChatClientTests
         Assert.Contains("12:04", tool);
         Assert.Contains("keep this exact phrase", tool);
         Assert.DoesNotContain("terse:keep", tool);
+        Assert.Contains("<terse:keep>", (string)((FunctionResultContent)conversation[3].Contents[0]).Result!);   // the caller's messages are not changed
         var report = Assert.IsType<TerseReport>(response.AdditionalProperties![TerseReport.PropertyName]);
         Assert.Equal(Count(sent), report.TokensAfter);
         string toolBefore = (string)((FunctionResultContent)conversation[3].Contents[0]).Result!;
