@@ -92,7 +92,7 @@ public static class CompressCommands
             var chosen = Methods.Single(m => m.Name == parse.GetValue(method));
             string? outputPath = parse.GetValue(output);
             bool wantJson = parse.GetValue(json);
-            if (wantJson && outputPath is null or "-")
+            if (wantJson && CliIO.IsStdout(outputPath))
                 throw new CliException("--json prints the report on stdout, so the container needs a file: add -o FILE");
             var input = CliIO.ReadAllBytes(parse.GetValue(file));
             var outcome = WithProgress("compressing", input.Length, chosen.ProgressThresholdBytes, progress =>
@@ -121,7 +121,7 @@ public static class CompressCommands
         {
             string? outputPath = parse.GetValue(output);
             bool wantJson = parse.GetValue(json);
-            if (wantJson && outputPath is null or "-")
+            if (wantJson && CliIO.IsStdout(outputPath))
                 throw new CliException("--json prints the report on stdout, so the output needs a file: add -o FILE");
             var container = CliIO.ReadAllBytes(parse.GetValue(file));
             var chosen = Methods.FirstOrDefault(m => m.IsContainer(container))
@@ -153,7 +153,7 @@ public static class CompressCommands
     {
         if (json)
             CliIO.WriteJson(report);
-        else if (outputPath is not null and not "-")
+        else if (!CliIO.IsStdout(outputPath))
             Console.Out.WriteLine(summary);
     }
 

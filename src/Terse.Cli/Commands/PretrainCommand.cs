@@ -57,7 +57,7 @@ public static class PretrainCommand
             if (!Directory.Exists(dataFolder))
                 throw new CliException($"no such text folder: {dataFolder}");
             string run = parse.GetValue(output)!;
-            Directory.CreateDirectory(run);
+            Terse.IO.AtomicFile.CreateFolder(run);
             string checkpointPath = Path.Combine(run, "checkpoint.safetensors");
             string logPath = Path.Combine(run, "log.jsonl");
 

@@ -210,7 +210,7 @@ public static class TokenizerCommands
 
     private static void WriteText(string? path, string text)
     {
-        if (path is null or "-")
+        if (CliIO.IsStdout(path))
         {
             Console.Out.Write(text);
             Console.Out.Flush();

@@ -100,7 +100,7 @@ public static class ZTokenCommands
             if (every > 0 && File.Exists(checkpointPath))
                 trainer.LoadCheckpoint(checkpointPath);
             else if (every > 0)
-                Directory.CreateDirectory(outputPath);
+                Terse.IO.AtomicFile.CreateFolder(outputPath);
 
             bool wantJson = parse.GetValue(json);
             bool interactive = ProgressReporter.IsInteractive && !wantJson;

@@ -121,7 +121,7 @@ public sealed class GmsaModel
     /// </summary>
     public void Save(string directory)
     {
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         AdapterFiles.Save(Encoder, Path.Combine(directory, EncoderFolder));
         if (Keft is not null)
             AdapterFiles.Save(Keft, Path.Combine(directory, KeftFolder));

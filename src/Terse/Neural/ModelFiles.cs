@@ -28,7 +28,7 @@ public static class ModelFiles
     public static void SaveHuggingFace(LlamaModel model, string directory, TensorDType dtype = TensorDType.F32)
     {
         var c = model.Config;
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         var tensors = new List<NamedTensor>();
         foreach (var parameter in model.Parameters)
         {

@@ -14,7 +14,7 @@ public static class AdapterFiles
     public static void Save(LoraAdapter adapter, string directory)
     {
         var c = adapter.Model.Config;
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         var tensors = new List<NamedTensor>();
         var config = ToPeft(adapter.Settings, c);
         for (int layer = 0; layer < c.Layers; layer++)
