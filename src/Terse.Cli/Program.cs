@@ -19,6 +19,13 @@ public static class Program
         Commands.ModelCommands.AddTo(root);
         Commands.TokenizerCommands.AddTo(root);
         Commands.ZTokenCommands.AddTo(root);
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line, like every other error: System.CommandLine would print all of them and the help.
+            Console.Error.WriteLine($"terse: error: {Infrastructure.CliAction.OneLine(parsed.Errors[0].Message)}");
+            return Infrastructure.ExitCodes.Failure;
+        }
+        return parsed.Invoke();
     }
 }

@@ -60,7 +60,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
     {
         var info = EntropyCodec.ReadInfo(container);
         var output = EntropyCompression.Decompress(container, context.Parse.GetValue(decompressModel), context.Tokenizer,
-            context.Parse.GetValue(decompressThreads), total => new TokenProgress(context.Progress, total));
+            context.Parse.GetValue(decompressThreads), total => new TokenProgress(context.Progress, total), context.MaxOutputBytes);
         context.Progress.Report(1);
         var report = new EntropyDecompressionReport(container.Length, output.Length, info.TokenCount, info.ModelName, info.TokenizerName);
         return new DecompressionOutcome(output, report, $"{container.Length:N0} bytes → {output.Length:N0} bytes ({info.TokenCount:N0} tokens, model {info.ModelName})");

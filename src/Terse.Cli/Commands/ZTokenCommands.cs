@@ -375,11 +375,11 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
 
     public DecompressionOutcome Decompress(byte[] container, MethodContext context)
     {
-        var header = ZTokenCompressor.ReadHeader(container);
+        var header = ZTokenCompressor.ReadHeader(container, context.MaxOutputBytes);
         var (model, tokenizer) = ZTokenCommands.Load(ModelFolder(context, decompressModel), context.Tokenizer);
         if (context.Parse.GetValue(decompressModel) is null && !header.ModelIdentity.AsSpan().SequenceEqual(model.Identity))
             throw new CliException($"this file was compressed with another Z-token model than the built-in {BuiltInZTokenModel.Name} ({header.ModelName}): add --ztokens DIR");
-        var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress);
+        var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress, context.MaxOutputBytes);
         var report = new DecompressReport(Name, tokenizer.Name, container.Length, header.TokenCount, output.Length);
         return new DecompressionOutcome(output, report, $"ztokens: {container.Length:N0} bytes → {header.TokenCount:N0} tokens → {output.Length:N0} bytes");
     }

@@ -32,9 +32,20 @@ public static class CliAction
         catch (Exception e) when (IsUserError(e))
         {
             Console.Out.Flush();
-            Console.Error.WriteLine($"terse: error: {e.Message}");
+            Console.Error.WriteLine($"terse: error: {OneLine(e.Message)}");
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>
+    /// A message as one line, without what the runtime appends for programmers (" (Parameter
+    /// 'settings.BatchSize')", "Actual value was 0."): a user sees the sentence that names the problem.
+    /// </summary>
+    public static string OneLine(string message)
+    {
+        message = System.Text.RegularExpressions.Regex.Replace(message, @" \(Parameter '[^']*'\)|\r?\nActual value was [^\n]*", "");
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return string.Join("; ", lines);
     }
 
     private static bool IsUserError(Exception e) => e is CliException or InvalidDataException or IOException

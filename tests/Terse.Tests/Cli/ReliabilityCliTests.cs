@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using Terse.Tests.IO;
 using Terse.Tests.MetaTokens;
+using Terse.Tokenization;
 
 namespace Terse.Tests.Cli;
 
@@ -72,5 +74,39 @@ public sealed class ReliabilityCliTests : IDisposable
         string missing = PathOf("missing/out.tmtk");
         AssertOneErrorLine(Terse("compress", PathOf("notes.txt"), "-o", missing), $"cannot write {missing}", "does not exist");
         Assert.False(Directory.Exists(PathOf("missing")));
+    }
+
+    /// <summary>A managed heap far below what the bombs expanded to before (1.9 GB and more): exceeding it would fail with another message.</summary>
+    private static readonly Dictionary<string, string> SmallHeap = new() { ["DOTNET_GCHeapHardLimit"] = "0x20000000" };
+
+    [Fact]
+    public void DecompressionBombsGetOneLineWithinABoundedHeap()
+    {
+        var tokenizer = TokenizerRegistry.Load("cl100k_base");
+        // 2^28 one-byte tokens from 260 bytes: above the token limit of the header.
+        File.WriteAllBytes(PathOf("doubling.tmtk"), DecodeLimitTests.DoublingBomb(tokenizer, tokenizer.Encode("a")[0], 28));
+        // 2^24 copies of the longest token: within the token limit, but more bytes than the output limit.
+        int longest = Enumerable.Range(0, 100_000).MaxBy(id => tokenizer.DecodeToBytes([id]).Length);
+        Assert.True(tokenizer.DecodeToBytes([longest]).Length >= 8);
+        File.WriteAllBytes(PathOf("long.tmtk"), DecodeLimitTests.DoublingBomb(tokenizer, longest, 24));
+        File.WriteAllBytes(PathOf("bomb.tsec"), DecodeLimitTests.EntropyBomb(int.MaxValue));
+        foreach (var bomb in new[] { "doubling.tmtk", "long.tmtk", "bomb.tsec" })
+        {
+            var result = CompressCliTests.Terse([], SmallHeap, "decompress", PathOf(bomb), "-o", PathOf("out"));
+            AssertOneErrorLine(result, "above the limit of 67,108,864", "--max-output");
+            Assert.False(File.Exists(PathOf("out")));
+        }
+    }
+
+    [Fact]
+    public void MaxOutputLowersOrRaisesTheLimit()
+    {
+        File.WriteAllText(PathOf("notes.txt"), string.Concat(Enumerable.Repeat("the same line again and again\n", 50)));
+        Assert.Equal(0, Terse("compress", PathOf("notes.txt"), "-o", PathOf("notes.tmtk")).Exit);
+        AssertOneErrorLine(Terse("decompress", PathOf("notes.tmtk"), "-o", PathOf("back.txt"), "--max-output", "100"), "above the limit of 100", "--max-output");
+        var (exit, _, err) = Terse("decompress", PathOf("notes.tmtk"), "-o", PathOf("back.txt"), "--max-output", "1M");
+        Assert.True(exit == 0, err);
+        Assert.Equal(File.ReadAllBytes(PathOf("notes.txt")), File.ReadAllBytes(PathOf("back.txt")));
+        AssertOneErrorLine(Terse("decompress", PathOf("notes.tmtk"), "--max-output", "lots"), "--max-output takes a size");
     }
 }

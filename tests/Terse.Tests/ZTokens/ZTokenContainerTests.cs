@@ -55,6 +55,36 @@ public class ZTokenContainerTests
         }
     }
 
+    /// <summary>The valid container with its token count replaced by <paramref name="tokens"/> and the checksum fixed.</summary>
+    internal static byte[] WithTokenCount(byte[] valid, int tokens)
+    {
+        var header = ZTokenContainer.ReadHeader(valid);
+        using var prefix = new MemoryStream();
+        prefix.Write(ZTokenContainer.Magic);
+        prefix.WriteByte(ZTokenContainer.Version);
+        VarInt.Write(prefix, 0);
+        ContainerFields.WriteBinding(prefix, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
+        foreach (int value in new[] { header.BaseVocabulary, header.Codes, header.SegmentLength, header.MaxCodeLength, header.OriginalLength })
+            VarInt.Write(prefix, (ulong)value);
+        ContainerFields.WriteUInt32(prefix, header.OriginalCrc);
+        int at = (int)prefix.Length, end = at;
+        VarInt.Read(valid, ref end);
+        var count = new byte[10];
+        var patched = (byte[])[.. valid[..at], .. count[..VarInt.Encode((ulong)tokens, count)], .. valid[end..]];
+        FixChecksum(patched);
+        return patched;
+    }
+
+    [Fact]
+    public void ATokenCountOfTwoToTheThirtyFirstIsRefusedNotAnOverflow()
+    {
+        var (_, compressor, valid) = Fixture.Value;
+        var bomb = WithTokenCount(valid[0].Container, int.MaxValue);
+        var e = Assert.Throws<InvalidDataException>(() => compressor.Decompress(bomb));
+        Assert.Contains("2147483647 tokens", e.Message);
+        Assert.Throws<InvalidDataException>(() => ZTokenCompressor.ReadHeader(bomb));
+    }
+
     [Fact]
     public void RandomAndMutatedContainersAreRejectedCleanlyOrDecodeExactly()
     {
