@@ -109,4 +109,24 @@ public sealed class ReliabilityCliTests : IDisposable
         Assert.Equal(File.ReadAllBytes(PathOf("notes.txt")), File.ReadAllBytes(PathOf("back.txt")));
         AssertOneErrorLine(Terse("decompress", PathOf("notes.tmtk"), "--max-output", "lots"), "--max-output takes a size");
     }
+
+    [Fact]
+    public void LmEvalOfALongContextModelSizesItsWindowByTheText()
+    {
+        // stories260K as a Hugging Face folder that claims 65,536 and 4,096 positions (Llama 3 configs claim more).
+        Assert.Equal(0, Terse("lm", "convert", "-m", "stories260K", "-o", PathOf("hf")).Exit);
+        File.WriteAllText(PathOf("story.txt"), string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. ", 12)));
+        string? first = null;
+        foreach (int positions in new[] { 65_536, 4_096 })
+        {
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(PathOf("hf/config.json")))!;
+            config["max_position_embeddings"] = positions;
+            File.WriteAllText(PathOf("hf/config.json"), config.ToJsonString());
+            var (exit, output, err) = CompressCliTests.Terse([], SmallHeap, "lm", "eval", "-m", PathOf("hf"), "-t", "stories260K", PathOf("story.txt"));
+            Assert.True(exit == 0, err);
+            Assert.Contains("nats/token", output);
+            first ??= output;
+            Assert.Equal(first, output);
+        }
+    }
 }
