@@ -38,6 +38,9 @@ internal interface ICompressionMethod
 
     /// <summary>Inputs (to compress or decompress) at least this long get a progress bar on a terminal; slow methods lower it.</summary>
     long ProgressThresholdBytes => 1 << 20;
+
+    /// <summary>The longest input the method compresses, and why (null: <see cref="CliIO.MaxInputBytes"/>, the general limit).</summary>
+    (long Bytes, string Why)? CompressLimit => null;
 }
 
 /// <param name="Parse">For the method's own options.</param>
@@ -96,7 +99,9 @@ public static class CompressCommands
             bool wantJson = parse.GetValue(json);
             if (wantJson && CliIO.IsStdout(outputPath))
                 throw new CliException("--json prints the report on stdout, so the container needs a file: add -o FILE");
-            var input = CliIO.ReadAllBytes(parse.GetValue(file));
+            var input = chosen.CompressLimit is { } limit
+                ? CliIO.ReadAllBytes(parse.GetValue(file), limit.Bytes, limit.Why)
+                : CliIO.ReadAllBytes(parse.GetValue(file));
             var outcome = WithProgress("compressing", input.Length, chosen.ProgressThresholdBytes, progress =>
                 chosen.Compress(input, new MethodContext(parse, parse.GetValue(tokenizer), progress)));
             CliIO.WriteAllBytes(outputPath, outcome.Container);
@@ -259,6 +264,20 @@ internal sealed class MetaTokenMethod : ICompressionMethod
     };
 
     public bool IsContainer(ReadOnlySpan<byte> data) => MetaTokenContainer.HasMagic(data);
+
+    /// <summary>Measured peak: 25–47 bytes of memory per input byte (ids, suffix array, candidates), so an input that cannot fit is refused before the work.</summary>
+    internal const int MemoryPerInputByte = 48;
+
+    public (long Bytes, string Why)? CompressLimit
+    {
+        get
+        {
+            long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            long bytes = Math.Min(CliIO.MaxInputBytes, available / MemoryPerInputByte);
+            return (bytes, $"the most meta-token compression can hold in the {available >> 20:N0} MiB of memory available " +
+                $"(about {MemoryPerInputByte} bytes per input byte): split the input");
+        }
+    }
 
     public CompressionOutcome Compress(byte[] input, MethodContext context)
     {

@@ -25,21 +25,28 @@ public static class CliIO
     private static bool IsStdin(string? path) => path is null or "-" or "/dev/stdin" or "/dev/fd/0" or "/proc/self/fd/0";
 
     /// <summary>Reads the whole input: the file, or stdin when <paramref name="path"/> is null or "-".</summary>
-    public static byte[] ReadAllBytes(string? path, long maxBytes = MaxInputBytes)
+    /// <param name="maxBytes">A lower limit than <see cref="MaxInputBytes"/>, for work that needs many bytes per input byte.</param>
+    /// <param name="why">Completes "… is larger than N MiB, " when <paramref name="maxBytes"/> is given.</param>
+    public static byte[] ReadAllBytes(string? path, long maxBytes = MaxInputBytes, string? why = null)
+    {
+        using var input = OpenInput(path);
+        string name = IsStdin(path) ? "stdin" : path!;
+        why ??= "the most a command reads into memory (docs/formats.md, \"Limits\")";
+        if (input.CanSeek && input.Length > maxBytes)
+            throw TooLarge(name, maxBytes, why);
+        return ReadBounded(input, maxBytes, name, why);
+    }
+
+    /// <summary>The input as a stream: the file, or stdin when <paramref name="path"/> is null or "-".</summary>
+    public static Stream OpenInput(string? path)
     {
         if (IsStdin(path))
-        {
-            using var stdin = OpenStdin();
-            return ReadBounded(stdin, maxBytes, "stdin");
-        }
+            return OpenStdin();
         if (Directory.Exists(path))
             throw new CliException($"{path} is a folder, not a file");
         if (!File.Exists(path))
             throw new CliException($"no such file: {path}");
-        using var file = new FileStream(path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
-        if (file.CanSeek && file.Length > maxBytes)
-            throw TooLarge(path!, maxBytes);
-        return ReadBounded(file, maxBytes, path!);
+        return new FileStream(path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
     }
 
     /// <summary>Reads the input as UTF-8 text (invalid sequences become U+FFFD).</summary>
@@ -49,7 +56,7 @@ public static class CliIO
     /// Standard input, refused when there is none: a closed descriptor 0 is reused by the runtime for
     /// a pipe of its own, which never ends, so reading it would wait forever.
     /// </summary>
-    public static Stream OpenStdin()
+    private static Stream OpenStdin()
     {
         if (StdinIsClosed())
             throw new CliException("stdin is closed: give an input file, or pipe the input in (e.g. < FILE)");
@@ -72,7 +79,7 @@ public static class CliIO
 
     public static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
 
-    private static byte[] ReadBounded(Stream stream, long maxBytes, string name)
+    private static byte[] ReadBounded(Stream stream, long maxBytes, string name, string why)
     {
         var chunks = new List<byte[]>();
         long total = 0;
@@ -84,7 +91,7 @@ public static class CliIO
                 filled += read;
             total += filled;
             if (total > maxBytes)
-                throw TooLarge(name, maxBytes);
+                throw TooLarge(name, maxBytes, why);
             chunks.Add(filled == chunk.Length ? chunk : chunk[..filled]);
             if (filled < chunk.Length)
                 break;
@@ -99,8 +106,8 @@ public static class CliIO
         return all;
     }
 
-    private static CliException TooLarge(string name, long maxBytes) =>
-        new($"{name} is larger than {maxBytes >> 20} MiB, the most a command reads into memory (docs/formats.md, \"Limits\")");
+    private static CliException TooLarge(string name, long maxBytes, string why) =>
+        new($"{name} is larger than {maxBytes >> 20:N0} MiB, {why}");
 
     /// <summary>True when descriptor 0 is a pipe whose writing end this process holds itself: no data or end will ever come.</summary>
     private static bool StdinIsClosed()

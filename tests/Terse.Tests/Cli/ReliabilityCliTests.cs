@@ -129,4 +129,24 @@ public sealed class ReliabilityCliTests : IDisposable
             Assert.Equal(first, output);
         }
     }
+
+    [Fact]
+    public void CountingAStreamOfZerosStopsWithOneLineInsteadOfFillingTheMemory()
+    {
+        var result = CompressCliTests.Terse(new byte[20 << 20], SmallHeap, "count", "-t", "cl100k_base");
+        AssertOneErrorLine(result, "without a space or line break before a letter");
+    }
+
+    [Fact]
+    public void MetaTokenCompressionRefusesAnInputThatCannotFitInsteadOfRunningOutOfMemory()
+    {
+        // A 256 MiB heap holds the work of about 5 MiB of input (48 bytes per byte): 6 MiB is refused before any work.
+        var heap = new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x10000000" };
+        var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 600_000).Select(i => $"line {i % 977} of {i % 13}\n")));
+        Assert.True(text.Length > 6 << 20);
+        File.WriteAllBytes(PathOf("big.txt"), text);
+        AssertOneErrorLine(CompressCliTests.Terse([], heap, "compress", PathOf("big.txt"), "-o", PathOf("big.tmtk")), "larger than 5 MiB", "split the input");
+        AssertOneErrorLine(CompressCliTests.Terse(text, heap, "compress", "-o", PathOf("big.tmtk")), "stdin is larger than 5 MiB");
+        Assert.False(File.Exists(PathOf("big.tmtk")));
+    }
 }
