@@ -50,5 +50,5 @@ public static class CliAction
 
     private static bool IsUserError(Exception e) => e is CliException or InvalidDataException or IOException
         or UnauthorizedAccessException or ArgumentException or FormatException or NotSupportedException
-        or CryptographicException or OutOfMemoryException;
+        or CryptographicException or OutOfMemoryException or Terse.Neural.Training.TrainingDivergedException;
 }

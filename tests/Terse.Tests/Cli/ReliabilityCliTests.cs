@@ -149,4 +149,18 @@ public sealed class ReliabilityCliTests : IDisposable
         AssertOneErrorLine(CompressCliTests.Terse(text, heap, "compress", "-o", PathOf("big.tmtk")), "stdin is larger than 5 MiB");
         Assert.False(File.Exists(PathOf("big.tmtk")));
     }
+
+    [Fact]
+    public void TrainingThatDivergesStopsWithOneLineAndWritesNothing()
+    {
+        File.WriteAllText(PathOf("train.txt"), string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. She loved to play outside. ", 40)));
+        foreach (var output in new[] { "model.bin", "adapter" })
+        {
+            var args = new List<string> { "lm", "train", "-m", "stories260K", PathOf("train.txt"), "-o", PathOf(output), "--lr", "1e9", "--steps", "20", "--batch", "2", "--seq", "32" };
+            if (output == "adapter")
+                args.AddRange(["--lora-rank", "2"]);
+            AssertOneErrorLine(Terse([.. args]), "training diverged");
+            Assert.False(File.Exists(PathOf(output)) || Directory.Exists(PathOf(output)));
+        }
+    }
 }

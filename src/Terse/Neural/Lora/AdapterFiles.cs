@@ -59,6 +59,8 @@ public static class AdapterFiles
                         throw new InvalidDataException($"{configPath}: adapters that target different projections in different layers are not supported");
                     reader.ReadFloat32(PeftLoraNames.LoraA(layer, projection), pair.A.Value.Span);
                     reader.ReadFloat32(PeftLoraNames.LoraB(layer, projection), pair.B.Value.Span);
+                    ModelFiles.RequireFinite(pair.A.Value.Span, weightsPath, PeftLoraNames.LoraA(layer, projection));
+                    ModelFiles.RequireFinite(pair.B.Value.Span, weightsPath, PeftLoraNames.LoraB(layer, projection));
                     ModelFiles.FromHuggingFaceLayout(c, pair.B.Name, pair.B.Value.Span);
                 }
         }
