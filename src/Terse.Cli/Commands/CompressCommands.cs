@@ -136,7 +136,7 @@ public static class CompressCommands
             var chosen = Methods.FirstOrDefault(m => m.IsContainer(container))
                 ?? throw new InvalidDataException("not a Terse container: the file does not start with the magic of any method ("
                     + string.Join(", ", Methods.Select(m => m.Name)) + ")");
-            RefuseOtherMethodsOptions(parse, chosen, m => m.DecompressOptions, $"a {chosen.Name} container");
+            RefuseOtherMethodsOptions(parse, chosen, m => m.DecompressOptions, $"this {chosen.Name} container");
             long limit = parse.GetValue(maxOutput) ?? Terse.IO.DecodeLimits.For(container.Length);
             DecompressionOutcome outcome;
             try

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Terse.Cli.Infrastructure;
 using Terse.EntropyCoding;
 
 namespace Terse.Cli.Commands;
@@ -33,10 +34,10 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
             "decompression needs the one the file was made with",
     };
 
-    private static Option<int?> ThreadsOption() => new("--threads")
+    private static Option<int?> ThreadsOption() => new Option<int?>("--threads")
     {
         Description = "entropy: chunks coded at once (default: one per core); the output does not depend on it",
-    };
+    }.AtLeast(1);
 
     public bool IsContainer(ReadOnlySpan<byte> data) => EntropyCodec.IsContainer(data);
 

@@ -163,4 +163,44 @@ public sealed class ReliabilityCliTests : IDisposable
             Assert.False(File.Exists(PathOf(output)) || Directory.Exists(PathOf(output)));
         }
     }
+
+    [Theory]
+    [InlineData("--threads must be ≥ 1, got 0", "lm", "eval", "-m", "stories260K", "--threads", "0")]
+    [InlineData("--threads must be ≥ 1, got 0", "compress", "-m", "entropy", "--threads", "0")]
+    [InlineData("--batch must be ≥ 1, got 0", "lm", "train", "-m", "stories260K", "in.txt", "-o", "out", "--batch", "0")]
+    [InlineData("--temperature must be ≥ 0, got -1", "lm", "generate", "-m", "stories260K", "--temperature", "-1")]
+    [InlineData("--window must be ≥ 2, got 1", "lm", "eval", "-m", "stories260K", "--window", "1")]
+    [InlineData("--segment must be in 1..4096, got 0", "ztokens", "train", "in.txt", "-o", "out", "--segment", "0")]
+    [InlineData("--z-vocab must be in 2..65536, got 1", "ztokens", "train", "in.txt", "-o", "out", "--z-vocab", "1")]
+    [InlineData("--top-p must be in 0..1, got 2", "lm", "generate", "-m", "stories260K", "--top-p", "2")]
+    [InlineData("--lr must be a positive number, got NaN", "lm", "train", "-m", "stories260K", "in.txt", "-o", "out", "--lr", "NaN")]
+    [InlineData("--method must be one of metatoken, entropy, ztokens, got 'bogus'", "compress", "-m", "bogus")]
+    [InlineData("--steps takes a whole number, got 'abc'", "lm", "train", "-m", "stories260K", "in.txt", "-o", "out", "--steps", "abc")]
+    [InlineData("--model does not apply to -m metatoken (it is an option of -m entropy)", "compress", "--model", "stories260K", "in.txt")]
+    [InlineData("--strict does not apply to -m entropy (it is an option of -m ztokens)", "compress", "-m", "entropy", "--strict", "in.txt")]
+    [InlineData("which command? `terse lm --help` lists them", "lm")]
+    [InlineData("Unrecognized command or argument 'frob'", "frob")]
+    public void ABadOptionGetsOneLineNamingIt(string expected, params string[] args)
+    {
+        File.WriteAllText(PathOf("in.txt"), "Once upon a time.");
+        var result = Terse([.. args.Select(a => a is "in.txt" or "out" ? PathOf(a) : a)]);
+        AssertOneErrorLine(result, expected);
+        Assert.DoesNotContain("Parameter", result.Err);
+        Assert.DoesNotContain("settings.", result.Err);
+        Assert.Equal("", result.Out);
+    }
+
+    [Fact]
+    public void AnOptionOfAnotherMethodIsRefusedAndARopeScalingRefusalIsOneLine()
+    {
+        File.WriteAllText(PathOf("in.txt"), "Once upon a time.");
+        Assert.Equal(0, Terse("compress", "-m", "entropy", "--model", "stories260K", PathOf("in.txt"), "-o", PathOf("in.tsec")).Exit);
+        AssertOneErrorLine(Terse("decompress", "--ztokens", folder, PathOf("in.tsec")), "--ztokens does not apply to this entropy container");
+
+        Assert.Equal(0, Terse("lm", "convert", "-m", "stories260K", "-o", PathOf("hf")).Exit);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(PathOf("hf/config.json")))!;
+        config["rope_scaling"] = System.Text.Json.Nodes.JsonNode.Parse("""{"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}""");
+        File.WriteAllText(PathOf("hf/config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        AssertOneErrorLine(Terse("lm", "eval", "-m", PathOf("hf"), "-t", "stories260K", PathOf("in.txt")), "rope_scaling", "is not supported");
+    }
 }
