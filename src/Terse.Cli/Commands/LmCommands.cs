@@ -115,7 +115,7 @@ public static class LmCommands
         var tokenizer = TokenizerOption();
         var adapter = AdapterOption();
         var file = new Argument<string?>("file") { Description = "Text to score (default: stdin).", Arity = ArgumentArity.ZeroOrOne };
-        var window = new Option<int?>("--window") { Description = "Context window in tokens, BOS included (default: the model's length)." }.AtLeast(2);
+        var window = new Option<int?>("--window") { Description = "Context window in tokens, BOS included (default: the model's length; never more than the text needs)." }.AtLeast(2);
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("eval", "Cross-entropy of a text: nats/token, bits/token and bits/byte.")
@@ -142,7 +142,7 @@ public static class LmCommands
                     NatsPerToken = Math.Round(result.NatsPerToken, 6),
                     BitsPerToken = Math.Round(result.BitsPerToken, 6),
                     BitsPerByte = Math.Round(result.BitsPerByte, 6),
-                    Window = parse.GetValue(window) ?? loaded.Config.MaxSequenceLength,
+                    Window = Math.Min(parse.GetValue(window) ?? loaded.Config.MaxSequenceLength, tokens.Length + 1),
                     Seconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
                 });
             else

@@ -128,6 +128,11 @@ public sealed class ReliabilityCliTests : IDisposable
             first ??= output;
             Assert.Equal(first, output);
         }
+        // --json reports the window it used: the text's tokens and BOS, not the 4,096 positions the config claims.
+        var (jsonExit, json, jsonErr) = CompressCliTests.Terse([], SmallHeap, "lm", "eval", "-m", PathOf("hf"), "-t", "stories260K", PathOf("story.txt"), "--json");
+        Assert.True(jsonExit == 0, jsonErr);
+        var report = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+        Assert.Equal(report["tokens"]!.GetValue<long>() + 1, report["window"]!.GetValue<long>());
     }
 
     [Fact]
