@@ -222,7 +222,8 @@ public static class FuzzTargets
             OriginalCrc = 0,
             TokenCount = 10,
         };
-        yield return ("tztk", "mixed", ZTokenContainer.Write(header,
+        yield return ("tztk", "blocks", ZTokenContainer.Write(header, blockSegments: 2, [[7, 1, 200, 3], [9, 9]]));
+        yield return ("tztk", "mixed", ZTokenContainer.WriteBitPacked(header,
         [
             new StoredSegment([512 + 3, 512 + 7], Corrections.None, null),
             new StoredSegment([], Corrections.None, [1, 2, 3, 4]),
