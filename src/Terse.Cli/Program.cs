@@ -19,6 +19,15 @@ public static class Program
         Commands.ModelCommands.AddTo(root);
         Commands.TokenizerCommands.AddTo(root);
         Commands.ZTokenCommands.AddTo(root);
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line, like every other error: System.CommandLine would print all of them and the help.
+            // A wrong word makes the parser miss a command too: name the word, not the missing command.
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+            Console.Error.WriteLine($"terse: error: {Infrastructure.CliAction.Describe(error)}");
+            return Infrastructure.ExitCodes.Failure;
+        }
+        return parsed.Invoke();
     }
 }

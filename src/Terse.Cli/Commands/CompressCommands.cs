@@ -38,12 +38,16 @@ internal interface ICompressionMethod
 
     /// <summary>Inputs (to compress or decompress) at least this long get a progress bar on a terminal; slow methods lower it.</summary>
     long ProgressThresholdBytes => 1 << 20;
+
+    /// <summary>The longest input the method compresses, and why (null: <see cref="CliIO.MaxInputBytes"/>, the general limit).</summary>
+    (long Bytes, string Why)? CompressLimit => null;
 }
 
 /// <param name="Parse">For the method's own options.</param>
 /// <param name="Tokenizer">The <c>-t</c> value, or null when not given.</param>
 /// <param name="Progress">Fraction done, 0..1 (a bar is shown on long inputs on a terminal).</param>
-internal sealed record MethodContext(ParseResult Parse, string? Tokenizer, IProgress<double> Progress);
+/// <param name="MaxOutputBytes">Decompression: the most bytes (and tokens) the container may expand to (<see cref="Terse.IO.DecodeLimits"/>).</param>
+internal sealed record MethodContext(ParseResult Parse, string? Tokenizer, IProgress<double> Progress, long MaxOutputBytes = long.MaxValue);
 
 /// <param name="Report">Printed with <c>--json</c> (property names in snake_case).</param>
 /// <param name="Summary">One line for people, printed when the output is a file.</param>
@@ -90,11 +94,14 @@ public static class CompressCommands
         command.SetGuardedAction(parse =>
         {
             var chosen = Methods.Single(m => m.Name == parse.GetValue(method));
+            RefuseOtherMethodsOptions(parse, chosen, m => m.CompressOptions, $"-m {chosen.Name}");
             string? outputPath = parse.GetValue(output);
             bool wantJson = parse.GetValue(json);
-            if (wantJson && outputPath is null or "-")
+            if (wantJson && CliIO.IsStdout(outputPath))
                 throw new CliException("--json prints the report on stdout, so the container needs a file: add -o FILE");
-            var input = CliIO.ReadAllBytes(parse.GetValue(file));
+            var input = chosen.CompressLimit is { } limit
+                ? CliIO.ReadAllBytes(parse.GetValue(file), limit.Bytes, limit.Why)
+                : CliIO.ReadAllBytes(parse.GetValue(file));
             var outcome = WithProgress("compressing", input.Length, chosen.ProgressThresholdBytes, progress =>
                 chosen.Compress(input, new MethodContext(parse, parse.GetValue(tokenizer), progress)));
             CliIO.WriteAllBytes(outputPath, outcome.Container);
@@ -110,9 +117,11 @@ public static class CompressCommands
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "tokenizer file, when the container names one that is not built in" };
         var output = new Option<string?>("--output", "-o") { Description = "output file, written atomically (stdout when absent or '-')" };
         var json = new Option<bool>("--json") { Description = "print a JSON report on stdout (needs -o FILE)" };
+        var maxOutput = OptionRules.Size("--max-output",
+            $"the most bytes the output may have (default: {Terse.IO.DecodeLimits.Ratio} × the container's size, at least {Terse.IO.DecodeLimits.FloorBytes >> 20} MiB); K, M, G suffixes");
         var command = new Command("decompress", "Restore the original bytes from a container made by `terse compress` (the method is read from the file).");
         command.Arguments.Add(file);
-        foreach (var option in new Option[] { tokenizer, output, json })
+        foreach (var option in new Option[] { tokenizer, output, json, maxOutput })
             command.Options.Add(option);
         foreach (var option in Methods.SelectMany(m => m.DecompressOptions).Distinct())
             command.Options.Add(option);
@@ -121,19 +130,38 @@ public static class CompressCommands
         {
             string? outputPath = parse.GetValue(output);
             bool wantJson = parse.GetValue(json);
-            if (wantJson && outputPath is null or "-")
+            if (wantJson && CliIO.IsStdout(outputPath))
                 throw new CliException("--json prints the report on stdout, so the output needs a file: add -o FILE");
             var container = CliIO.ReadAllBytes(parse.GetValue(file));
             var chosen = Methods.FirstOrDefault(m => m.IsContainer(container))
                 ?? throw new InvalidDataException("not a Terse container: the file does not start with the magic of any method ("
                     + string.Join(", ", Methods.Select(m => m.Name)) + ")");
-            var outcome = WithProgress("decompressing", container.Length, chosen.ProgressThresholdBytes, progress =>
-                chosen.Decompress(container, new MethodContext(parse, parse.GetValue(tokenizer), progress)));
+            RefuseOtherMethodsOptions(parse, chosen, m => m.DecompressOptions, $"this {chosen.Name} container");
+            long limit = parse.GetValue(maxOutput) ?? Terse.IO.DecodeLimits.For(container.Length);
+            DecompressionOutcome outcome;
+            try
+            {
+                outcome = WithProgress("decompressing", container.Length, chosen.ProgressThresholdBytes, progress =>
+                    chosen.Decompress(container, new MethodContext(parse, parse.GetValue(tokenizer), progress, limit)));
+            }
+            catch (InvalidDataException e) when (e.Data.Contains(Terse.IO.DecodeLimits.ExceededKey))
+            {
+                throw new CliException($"{e.Message}; if you trust this file, raise the limit with --max-output");
+            }
             CliIO.WriteAllBytes(outputPath, outcome.Output);
             Report(outcome.Report, outcome.Summary, outputPath, wantJson);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>An option of another method would be ignored without a word: refuse it.</summary>
+    private static void RefuseOtherMethodsOptions(ParseResult parse, ICompressionMethod chosen, Func<ICompressionMethod, IReadOnlyList<Option>> optionsOf, string what)
+    {
+        var own = optionsOf(chosen);
+        foreach (var option in Methods.SelectMany(optionsOf).Distinct().Where(o => !own.Contains(o)))
+            if (parse.GetResult(option) is { Implicit: false })
+                throw new CliException($"{option.Name} does not apply to {what} (it is an option of -m {string.Join(", -m ", Methods.Where(m => optionsOf(m).Contains(option)).Select(m => m.Name))})");
     }
 
     private static T WithProgress<T>(string label, long inputBytes, long thresholdBytes, Func<IProgress<double>, T> work)
@@ -153,7 +181,7 @@ public static class CompressCommands
     {
         if (json)
             CliIO.WriteJson(report);
-        else if (outputPath is not null and not "-")
+        else if (!CliIO.IsStdout(outputPath))
             Console.Out.WriteLine(summary);
     }
 
@@ -237,6 +265,20 @@ internal sealed class MetaTokenMethod : ICompressionMethod
 
     public bool IsContainer(ReadOnlySpan<byte> data) => MetaTokenContainer.HasMagic(data);
 
+    /// <summary>Measured peak: 25–47 bytes of memory per input byte (ids, suffix array, candidates), so an input that cannot fit is refused before the work.</summary>
+    internal const int MemoryPerInputByte = 48;
+
+    public (long Bytes, string Why)? CompressLimit
+    {
+        get
+        {
+            long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            long bytes = Math.Min(CliIO.MaxInputBytes, available / MemoryPerInputByte);
+            return (bytes, $"the most meta-token compression can hold in the {available >> 20:N0} MiB of memory available " +
+                $"(about {MemoryPerInputByte} bytes per input byte): split the input");
+        }
+    }
+
     public CompressionOutcome Compress(byte[] input, MethodContext context)
     {
         var tokenizer = Tokenizers.Resolve(context.Tokenizer ?? Tokenizers.DefaultName);
@@ -259,11 +301,13 @@ internal sealed class MetaTokenMethod : ICompressionMethod
 
     public DecompressionOutcome Decompress(byte[] container, MethodContext context)
     {
-        var file = MetaTokenContainer.Read(container);
+        var file = MetaTokenContainer.Read(container, context.MaxOutputBytes);
         var tokenizer = Tokenizers.ResolveFor(file.Tokenizer, context.Tokenizer);
         context.Progress.Report(0.3);
         var ids = file.Sequence.Expand();
-        var bytes = tokenizer.DecodeToBytes(ids);
+        var output = new BoundedBufferWriter(context.MaxOutputBytes, "meta-token container");
+        tokenizer.DecodeToBytes(ids, output);
+        var bytes = output.WrittenSpan.ToArray();
         context.Progress.Report(1);
         var report = new DecompressReport("metatoken", tokenizer.Name, container.Length, ids.Length, bytes.Length);
         return new DecompressionOutcome(bytes, report, $"metatoken: {container.Length} bytes → {ids.Length} tokens → {bytes.Length} bytes ({tokenizer.Name})");
@@ -327,4 +371,22 @@ internal static class Tokenizers
             throw new CliException($"tokenizer '{tokenizer.Name}' has fingerprint {Convert.ToHexStringLower(tokenizer.Fingerprint)}, but the container was made with '{needed.Name}' (fingerprint {needed.FingerprintHex})");
         return tokenizer;
     }
+}
+
+/// <summary>A byte buffer that refuses to grow past a limit (an expanding container's output).</summary>
+internal sealed class BoundedBufferWriter(long limit, string container) : System.Buffers.IBufferWriter<byte>
+{
+    private readonly System.Buffers.ArrayBufferWriter<byte> inner = new();
+
+    public ReadOnlySpan<byte> WrittenSpan => inner.WrittenSpan;
+
+    public void Advance(int count)
+    {
+        Terse.IO.DecodeLimits.Check(container, (long)inner.WrittenCount + count, limit);
+        inner.Advance(count);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+    public Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Terse.Cli.Infrastructure;
 using Terse.EntropyCoding;
 
 namespace Terse.Cli.Commands;
@@ -33,10 +34,10 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
             "decompression needs the one the file was made with",
     };
 
-    private static Option<int?> ThreadsOption() => new("--threads")
+    private static Option<int?> ThreadsOption() => new Option<int?>("--threads")
     {
         Description = "entropy: chunks coded at once (default: one per core); the output does not depend on it",
-    };
+    }.AtLeast(1);
 
     public bool IsContainer(ReadOnlySpan<byte> data) => EntropyCodec.IsContainer(data);
 
@@ -60,7 +61,7 @@ internal sealed class EntropyCompressionMethod : ICompressionMethod
     {
         var info = EntropyCodec.ReadInfo(container);
         var output = EntropyCompression.Decompress(container, context.Parse.GetValue(decompressModel), context.Tokenizer,
-            context.Parse.GetValue(decompressThreads), total => new TokenProgress(context.Progress, total));
+            context.Parse.GetValue(decompressThreads), total => new TokenProgress(context.Progress, total), context.MaxOutputBytes);
         context.Progress.Report(1);
         var report = new EntropyDecompressionReport(container.Length, output.Length, info.TokenCount, info.ModelName, info.TokenizerName);
         return new DecompressionOutcome(output, report, $"{container.Length:N0} bytes → {output.Length:N0} bytes ({info.TokenCount:N0} tokens, model {info.ModelName})");

@@ -38,7 +38,7 @@ public static class EvalCommand
             var chosen = EvaluationSuite.Named(parse.GetValue(suite)!);
             string? outputFolder = parse.GetValue(output);
             if (outputFolder is not null)
-                Directory.CreateDirectory(outputFolder);
+                AtomicFile.CreateFolder(outputFolder);
             var methods = new List<IContextMethod>(EvaluationHarness.BaseMethods(loaded, vocabulary));
             foreach (var compressor in parse.GetValue(gmsa) ?? [])
             {

@@ -44,17 +44,17 @@ public static class GmsaCommands
         var tokenizer = TokenizerOption("default: the model's own");
         var files = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the compressor to.", Required = true };
-        var layers = new Option<int>("--layers") { Description = "Encoder layers k (the base's first k layers + LoRA).", DefaultValueFactory = _ => 2 };
-        var lsaLayers = new Option<int>("--lsa-layers") { Description = "LSA blocks initialised from the decoder's first layers (0: no LSA, an ablation).", DefaultValueFactory = _ => 1 };
+        var layers = new Option<int>("--layers") { Description = "Encoder layers k (the base's first k layers + LoRA).", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var lsaLayers = new Option<int>("--lsa-layers") { Description = "LSA blocks initialised from the decoder's first layers (0: no LSA, an ablation).", DefaultValueFactory = _ => 1 }.AtLeast(0);
         var merge = new Option<string>("--merge") { Description = "mean (GMSA group merging), last (ablation: last state of each group), memory (baseline: appended memory tokens, ICAE-style).", DefaultValueFactory = _ => "mean" };
         var rates = new Option<string>("--rates") { Description = "Compression rates sampled per training sample, comma-separated.", DefaultValueFactory = _ => "2,4,8" };
-        var segment = new Option<int>("--segment") { Description = "Tokens per compressed segment.", DefaultValueFactory = _ => 32 };
+        var segment = new Option<int>("--segment") { Description = "Tokens per compressed segment.", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var rank = new Option<int>("--rank") { Description = "Encoder LoRA rank (all seven projections of its layers).", DefaultValueFactory = _ => 16 };
         var decoderRank = new Option<int>("--decoder-rank")
         {
             Description = "Adaptation, not the paper's: also train a LoRA of this rank on the decoder's q, k, v during autoencoding (0: frozen decoder, as in the paper).",
             DefaultValueFactory = _ => 0,
-        };
+        }.AtLeast(0);
         var common = new TrainingOptions(defaultSteps: 1000, defaultRate: 2e-3f);
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
@@ -146,7 +146,7 @@ public static class GmsaCommands
         var tokenizer = TokenizerOption("default: the one recorded in the folder");
         var rate = new Option<int[]>("--rate") { Description = "Compression rate(s) to evaluate (default: each training rate).", AllowMultipleArgumentsPerToken = true };
         var task = new Option<string>("--task") { Description = "reconstruct (autoencoding) or continue (story continuation from soft context).", DefaultValueFactory = _ => "reconstruct" };
-        var samples = new Option<int>("--samples") { Description = "Held-out segments (non-overlapping, from the start of the file).", DefaultValueFactory = _ => 100 };
+        var samples = new Option<int>("--samples") { Description = "Held-out segments (non-overlapping, from the start of the file).", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var continuation = new Option<int>("--continuation") { Description = "Continuation tokens for --task continue.", DefaultValueFactory = _ => 32 };
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
@@ -225,7 +225,7 @@ public static class GmsaCommands
         var output = new Option<string>("--output", "-o") { Description = "Soft-token file to write (.safetensors).", Required = true };
         var model = ModelOption("default: the one recorded in the folder");
         var tokenizer = TokenizerOption("default: the one recorded in the folder");
-        var rate = new Option<int?>("--rate") { Description = "Compression rate (default: the compressor's middle training rate)." };
+        var rate = new Option<int?>("--rate") { Description = "Compression rate (default: the compressor's middle training rate)." }.AtLeast(1);
         var json = JsonOption();
         var command = new Command("compress", "Compress a text into soft tokens (lossy; a tensor file, not text).")
         {
@@ -258,9 +258,9 @@ public static class GmsaCommands
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text after the soft tokens (default: none).", DefaultValueFactory = _ => "" };
         var model = ModelOption("default: the one recorded in the folder");
         var tokenizer = TokenizerOption("default: the one recorded in the folder");
-        var rate = new Option<int?>("--rate") { Description = "Compression rate for a text context (default: the middle training rate)." };
+        var rate = new Option<int?>("--rate") { Description = "Compression rate for a text context (default: the middle training rate)." }.AtLeast(1);
         var steps = new Option<int>("--steps", "-n") { Description = "Tokens to generate at most.", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f }.NonNegative();
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1UL };
         var json = JsonOption();
         var command = new Command("generate", "Continue from soft tokens (with the KEFT adapter when the compressor has one).")

@@ -53,8 +53,8 @@ public static class LmCommands
             Description = "Positions to run, counting BOS and the prompt tokens, as llama2.c's run.c; 0 = the model's length.",
             DefaultValueFactory = _ => 256,
         };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy (deterministic).", DefaultValueFactory = _ => 1.0f };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling threshold; 1 or 0 = off.", DefaultValueFactory = _ => 0.9f };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy (deterministic).", DefaultValueFactory = _ => 1.0f }.NonNegative();
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling threshold; 1 or 0 = off.", DefaultValueFactory = _ => 0.9f }.InRange(0f, 1f);
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: from the clock)." };
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
@@ -115,7 +115,7 @@ public static class LmCommands
         var tokenizer = TokenizerOption();
         var adapter = AdapterOption();
         var file = new Argument<string?>("file") { Description = "Text to score (default: stdin).", Arity = ArgumentArity.ZeroOrOne };
-        var window = new Option<int?>("--window") { Description = "Context window in tokens, BOS included (default: the model's length)." };
+        var window = new Option<int?>("--window") { Description = "Context window in tokens, BOS included (default: the model's length; never more than the text needs)." }.AtLeast(2);
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("eval", "Cross-entropy of a text: nats/token, bits/token and bits/byte.")
@@ -142,7 +142,7 @@ public static class LmCommands
                     NatsPerToken = Math.Round(result.NatsPerToken, 6),
                     BitsPerToken = Math.Round(result.BitsPerToken, 6),
                     BitsPerByte = Math.Round(result.BitsPerByte, 6),
-                    Window = parse.GetValue(window) ?? loaded.Config.MaxSequenceLength,
+                    Window = Math.Min(parse.GetValue(window) ?? loaded.Config.MaxSequenceLength, tokens.Length + 1),
                     Seconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
                 });
             else
@@ -159,24 +159,24 @@ public static class LmCommands
         var tokenizer = TokenizerOption();
         var data = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the result: a LoRA adapter folder, or a model (.bin, or a folder for Hugging Face).", Required = true };
-        var loraRank = new Option<int>("--lora-rank") { Description = "Train a LoRA adapter of this rank on a frozen base (0: train every weight).", DefaultValueFactory = _ => 0 };
-        var loraAlpha = new Option<float?>("--lora-alpha") { Description = "LoRA alpha (default: 2 × rank)." };
-        var loraDropout = new Option<float>("--lora-dropout") { Description = "LoRA dropout.", DefaultValueFactory = _ => 0f };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Train a LoRA adapter of this rank on a frozen base (0: train every weight).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var loraAlpha = new Option<float?>("--lora-alpha") { Description = "LoRA alpha (default: 2 × rank)." }.Require(v => v is null || (v > 0 && float.IsFinite(v.Value)), "a positive number");
+        var loraDropout = new Option<float>("--lora-dropout") { Description = "LoRA dropout.", DefaultValueFactory = _ => 0f }.Require(v => v >= 0 && v < 1, "in 0..1 (1 excluded)");
         var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections: q,k,v,o,gate,up,down.", DefaultValueFactory = _ => "q,k,v,o,gate,up,down" };
         var shape = new Option<string?>("--shape") { Description = "Train from scratch: dim,hidden,layers,heads,kv_heads,seq_len (vocabulary from the tokenizer)." };
         var steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => 200 };
-        var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch.", DefaultValueFactory = _ => 8 };
-        var sequence = new Option<int?>("--seq") { Description = "Tokens per sequence (default: min(256, the model's length))." };
-        var accumulation = new Option<int>("--accumulation") { Description = "Micro-batches per update.", DefaultValueFactory = _ => 1 };
-        var rate = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3f };
-        var minRate = new Option<float?>("--min-lr") { Description = "Final learning rate (default: lr / 10)." };
-        var warmup = new Option<int?>("--warmup") { Description = "Warm-up updates (default: 5% of the steps)." };
-        var decay = new Option<float>("--weight-decay") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 0.1f };
-        var clip = new Option<float>("--clip") { Description = "Gradient-norm clip (0: off).", DefaultValueFactory = _ => 1f };
+        var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var sequence = new Option<int?>("--seq") { Description = "Tokens per sequence (default: min(256, the model's length))." }.AtLeast(2);
+        var accumulation = new Option<int>("--accumulation") { Description = "Micro-batches per update.", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var rate = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3f }.Positive();
+        var minRate = new Option<float?>("--min-lr") { Description = "Final learning rate (default: lr / 10)." }.Require(v => v is null || (v >= 0 && float.IsFinite(v.Value)), "≥ 0");
+        var warmup = new Option<int?>("--warmup") { Description = "Warm-up updates (default: 5% of the steps)." }.AtLeast(0);
+        var decay = new Option<float>("--weight-decay") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 0.1f }.NonNegative();
+        var clip = new Option<float>("--clip") { Description = "Gradient-norm clip (0: off).", DefaultValueFactory = _ => 1f }.NonNegative();
         var seed = new Option<ulong>("--seed") { Description = "Seed of batch sampling, dropout and new weights.", DefaultValueFactory = _ => 1UL };
         var validation = new Option<string?>("--validation") { Description = "A held-out text file scored before and after training." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file: resumed from when it exists, written every --checkpoint-every updates and at the end." };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 100 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var threads = EngineThreads.CreateOption();
         var json = JsonOption();
         var command = new Command("train", "Fine-tune (LoRA or full) or train from scratch on text files.")

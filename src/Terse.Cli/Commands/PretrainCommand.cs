@@ -19,15 +19,15 @@ public static class PretrainCommand
         var data = new Option<string>("--data") { Description = "The text folder (laid out as ../shared/data/text); only its training split is read.", DefaultValueFactory = _ => DefaultDataFolder() };
         var teacher = new Option<string>("--teacher") { Description = "Teacher model for stories and soft targets (same vocabulary as the tokenizer).", DefaultValueFactory = _ => ModelResolver.DefaultFor("lm pretrain --teacher") };
         var tokenizer = new Option<string>("--tokenizer", "-t") { Description = "Tokenizer of the new model.", DefaultValueFactory = _ => "stories260K" };
-        var inductionSteps = new Option<int?>("--induction-steps") { Description = $"Updates of the synthetic-copy stage (default {new BaseModelRecipe().InductionSteps})." };
-        var mixtureSteps = new Option<int?>("--mixture-steps") { Description = $"Updates of the mixture stage (default {new BaseModelRecipe().MixtureSteps})." };
-        var annealSteps = new Option<int?>("--anneal-steps") { Description = $"Updates of the anneal stage (default {new BaseModelRecipe().AnnealSteps})." };
+        var inductionSteps = new Option<int?>("--induction-steps") { Description = $"Updates of the synthetic-copy stage (default {new BaseModelRecipe().InductionSteps})." }.AtLeast(0);
+        var mixtureSteps = new Option<int?>("--mixture-steps") { Description = $"Updates of the mixture stage (default {new BaseModelRecipe().MixtureSteps})." }.AtLeast(0);
+        var annealSteps = new Option<int?>("--anneal-steps") { Description = $"Updates of the anneal stage (default {new BaseModelRecipe().AnnealSteps})." }.AtLeast(0);
         var shape = new Option<string?>("--shape") { Description = "dim,hidden,layers,heads,kv_heads,seq_len (default 128,384,5,4,4,512)." };
-        var teacherStories = new Option<int?>("--teacher-stories") { Description = "Stories sampled from the teacher." };
+        var teacherStories = new Option<int?>("--teacher-stories") { Description = "Stories sampled from the teacher." }.AtLeast(0);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the weights, rows and teacher stories.", DefaultValueFactory = _ => 1UL };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 200 };
-        var probeEvery = new Option<int>("--probe-every") { Description = "Updates between development probes (copy test and bits/token; 0: only at the end).", DefaultValueFactory = _ => 500 };
-        var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with a checkpoint) after this many minutes; run again to resume." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 200 }.AtLeast(1);
+        var probeEvery = new Option<int>("--probe-every") { Description = "Updates between development probes (copy test and bits/token; 0: only at the end).", DefaultValueFactory = _ => 500 }.AtLeast(0);
+        var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with a checkpoint) after this many minutes; run again to resume." }.Require(v => v is null || v > 0, "a positive number");
         var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object at the end." };
         var command = new Command("pretrain", "Train a new base model that copies from its context: induction stage, a mixture of text, repeated passages and teacher stories, then an anneal.")
@@ -57,7 +57,7 @@ public static class PretrainCommand
             if (!Directory.Exists(dataFolder))
                 throw new CliException($"no such text folder: {dataFolder}");
             string run = parse.GetValue(output)!;
-            Directory.CreateDirectory(run);
+            Terse.IO.AtomicFile.CreateFolder(run);
             string checkpointPath = Path.Combine(run, "checkpoint.safetensors");
             string logPath = Path.Combine(run, "log.jsonl");
 
@@ -171,9 +171,9 @@ public static class CopyTestCommand
         var data = new Option<string>("--data") { Description = "The text folder (laid out as ../shared/data/text).", DefaultValueFactory = _ => PretrainCommand.DefaultDataFolder() };
         var split = new Option<string>("--split") { Description = "heldout (the reported figures) or development.", DefaultValueFactory = _ => "heldout" };
         split.AcceptOnlyFromAmong("heldout", "development");
-        var passages = new Option<int>("--passages") { Description = "Passages per source.", DefaultValueFactory = _ => 100 };
-        var minTokens = new Option<int>("--min-tokens") { Description = "Shortest passage.", DefaultValueFactory = _ => 64 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Longest passage.", DefaultValueFactory = _ => 200 };
+        var passages = new Option<int>("--passages") { Description = "Passages per source.", DefaultValueFactory = _ => 100 }.AtLeast(1);
+        var minTokens = new Option<int>("--min-tokens") { Description = "Shortest passage.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Longest passage.", DefaultValueFactory = _ => 200 }.AtLeast(1);
         var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("copy-test", "Each passage twice in one window (BOS, passage, blank line, passage): bits/token of the first and of the second occurrence, per source.")

@@ -18,7 +18,7 @@ public static class TokenizerCommands
     }
 
     private sealed record TokenizeResult(string Tokenizer, int Count, int[] Ids);
-    private sealed record CountResult(string Tokenizer, int Count, long Bytes);
+    private sealed record CountResult(string Tokenizer, long Count, long Bytes);
     private sealed record DetokenizeResult(string Tokenizer, int Count, string Text);
     private sealed record BuiltInEntry(string Name, IReadOnlyList<string> Aliases, string Description, int VocabularySize);
     private sealed record FileTypeEntry(string Suffix, string Description);
@@ -72,13 +72,19 @@ public static class TokenizerCommands
         /// The ids of the input. Valid UTF-8 is encoded as text; other bytes through the tokenizer's byte
         /// tokens, so that <c>detokenize --raw-bytes</c> gives any file back exactly.
         /// </summary>
-        public int[] Encode(ParseResult parseResult, Tokenizer tokenizer, byte[] input)
+        public EncodeOptions Options(ParseResult parseResult, Tokenizer tokenizer)
         {
             var options = new EncodeOptions(parseResult.GetValue(AllowSpecial), parseResult.GetValue(Bos), parseResult.GetValue(Eos));
             if (options.AddBos && tokenizer.BosId is null)
                 throw new CliException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token (--bos)");
             if (options.AddEos && tokenizer.EosId is null)
                 throw new CliException($"tokenizer '{tokenizer.Name}' has no end-of-sequence token (--eos)");
+            return options;
+        }
+
+        public int[] Encode(ParseResult parseResult, Tokenizer tokenizer, byte[] input)
+        {
+            var options = Options(parseResult, tokenizer);
             if (System.Text.Unicode.Utf8.IsValid(input))
                 return tokenizer.Encode(Encoding.UTF8.GetString(input), options);
             var ids = new List<int>(input.Length / 3 + 4);
@@ -96,11 +102,34 @@ public static class TokenizerCommands
         command.SetGuardedAction(parseResult =>
         {
             var tokenizer = common.Load(parseResult);
-            var ids = encoding.Encode(parseResult, tokenizer, CliIO.ReadAllBytes(parseResult.GetValue(common.File)));
-            if (parseResult.GetValue(common.Json))
-                CliIO.WriteJson(new TokenizeResult(tokenizer.Name, ids.Length, ids));
+            var options = encoding.Options(parseResult, tokenizer);
+            bool json = parseResult.GetValue(common.Json);
+            if (!json && StreamingEncoder.Supports(tokenizer, options))
+            {
+                // Any length in bounded memory: each block's ids are written as they come.
+                using var input = CliIO.OpenInput(parseResult.GetValue(common.File));
+                var line = new StringBuilder();
+                bool first = true;
+                StreamingEncoder.Encode(tokenizer, input, options, ids =>
+                {
+                    line.Clear();
+                    foreach (int id in ids)
+                    {
+                        if (!first)
+                            line.Append(' ');
+                        first = false;
+                        line.Append(id.ToString(CultureInfo.InvariantCulture));
+                    }
+                    Console.Out.Write(line);
+                });
+                Console.Out.WriteLine();
+                return ExitCodes.Success;
+            }
+            var all = encoding.Encode(parseResult, tokenizer, CliIO.ReadAllBytes(parseResult.GetValue(common.File)));
+            if (json)
+                CliIO.WriteJson(new TokenizeResult(tokenizer.Name, all.Length, all));
             else
-                WriteIds(ids);
+                WriteIds(all);
             return ExitCodes.Success;
         });
         return command;
@@ -114,10 +143,23 @@ public static class TokenizerCommands
         command.SetGuardedAction(parseResult =>
         {
             var tokenizer = common.Load(parseResult);
-            var input = CliIO.ReadAllBytes(parseResult.GetValue(common.File));
-            int count = encoding.Encode(parseResult, tokenizer, input).Length;
+            var options = encoding.Options(parseResult, tokenizer);
+            long count, bytes;
+            if (StreamingEncoder.Supports(tokenizer, options))
+            {
+                using var input = CliIO.OpenInput(parseResult.GetValue(common.File));
+                long tokens = 0;
+                bytes = StreamingEncoder.Encode(tokenizer, input, options, ids => tokens += ids.Count);
+                count = tokens;
+            }
+            else
+            {
+                var input = CliIO.ReadAllBytes(parseResult.GetValue(common.File));
+                count = encoding.Encode(parseResult, tokenizer, input).Length;
+                bytes = input.LongLength;
+            }
             if (parseResult.GetValue(common.Json))
-                CliIO.WriteJson(new CountResult(tokenizer.Name, count, input.LongLength));
+                CliIO.WriteJson(new CountResult(tokenizer.Name, count, bytes));
             else
                 Console.Out.WriteLine(count.ToString(CultureInfo.InvariantCulture));
             return ExitCodes.Success;
@@ -210,7 +252,7 @@ public static class TokenizerCommands
 
     private static void WriteText(string? path, string text)
     {
-        if (path is null or "-")
+        if (CliIO.IsStdout(path))
         {
             Console.Out.Write(text);
             Console.Out.Flush();

@@ -28,24 +28,24 @@ public static class ZTokenCommands
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer (name or file); default: the built-in model's own." };
         var files = new Argument<string[]>("files") { Description = "Training text files.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder to write the trained Z-token model to.", Required = true };
-        var codes = new Option<int>("--z-vocab") { Description = "|Z|: number of Z-tokens.", DefaultValueFactory = _ => 256 };
-        var segment = new Option<int>("--segment") { Description = "Text tokens per coded segment.", DefaultValueFactory = _ => 16 };
-        var maxCode = new Option<int>("--max-code") { Description = "Most Z-tokens per segment.", DefaultValueFactory = _ => 12 };
-        var budget = new Option<float>("--budget") { Description = "Length budget as text tokens per Z-token: beyond ⌈segment / budget⌉ Z-tokens the over-budget penalty applies.", DefaultValueFactory = _ => 2f };
-        var rateWeight = new Option<float>("--rate-weight") { Description = "β: each Z-token costs β·ln|Z| nats (0.02 fills every code up to the budget; 0.5 collapses codes to one Z-token: docs/ztokens.md).", DefaultValueFactory = _ => 0.25f };
-        var overWeight = new Option<float>("--over-budget-weight") { Description = "λ: each Z-token beyond the budget costs another λ·ln|Z| nats.", DefaultValueFactory = _ => 1f };
-        var continuationWeight = new Option<float>("--continuation-weight") { Description = "Weight of predicting the next segment from the Z code alone (0: off).", DefaultValueFactory = _ => 0.25f };
+        var codes = new Option<int>("--z-vocab") { Description = "|Z|: number of Z-tokens.", DefaultValueFactory = _ => 256 }.InRange(2, 65_536);
+        var segment = new Option<int>("--segment") { Description = "Text tokens per coded segment.", DefaultValueFactory = _ => 16 }.InRange(1, 4096);
+        var maxCode = new Option<int>("--max-code") { Description = "Most Z-tokens per segment.", DefaultValueFactory = _ => 12 }.InRange(1, 4096);
+        var budget = new Option<float>("--budget") { Description = "Length budget as text tokens per Z-token: beyond ⌈segment / budget⌉ Z-tokens the over-budget penalty applies.", DefaultValueFactory = _ => 2f }.Positive();
+        var rateWeight = new Option<float>("--rate-weight") { Description = "β: each Z-token costs β·ln|Z| nats (0.02 fills every code up to the budget; 0.5 collapses codes to one Z-token: docs/ztokens.md).", DefaultValueFactory = _ => 0.25f }.NonNegative();
+        var overWeight = new Option<float>("--over-budget-weight") { Description = "λ: each Z-token beyond the budget costs another λ·ln|Z| nats.", DefaultValueFactory = _ => 1f }.NonNegative();
+        var continuationWeight = new Option<float>("--continuation-weight") { Description = "Weight of predicting the next segment from the Z code alone (0: off).", DefaultValueFactory = _ => 0.25f }.NonNegative();
         var steps = new Option<int>("--steps") { Description = "Optimizer updates.", DefaultValueFactory = _ => 2000 };
-        var teacherSteps = new Option<int?>("--teacher-steps") { Description = "Updates of the teacher warm start (default: half of --steps)." };
+        var teacherSteps = new Option<int?>("--teacher-steps") { Description = "Updates of the teacher warm start (default: half of --steps)." }.AtLeast(0);
         var teacher = new Option<string>("--teacher") { Description = "Teacher code: mispredicted (the tokens the base model mispredicts; content-adaptive) or prefix (the first --max-code tokens).", DefaultValueFactory = _ => "mispredicted" };
         teacher.AcceptOnlyFromAmong("mispredicted", "prefix");
-        var batch = new Option<int>("--batch") { Description = "Segments per update (each coded twice).", DefaultValueFactory = _ => 16 };
-        var rate = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 3e-3f };
-        var rank = new Option<int>("--rank") { Description = "LoRA rank of both adapters (alpha = 2 × rank).", DefaultValueFactory = _ => 8 };
+        var batch = new Option<int>("--batch") { Description = "Segments per update (each coded twice).", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var rate = new Option<float>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 3e-3f }.Positive();
+        var rank = new Option<int>("--rank") { Description = "LoRA rank of both adapters (alpha = 2 × rank).", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var temperature = new Option<string>("--temperature") { Description = "Gumbel-softmax temperature, start,end (annealed geometrically).", DefaultValueFactory = _ => "0.5,0.3" };
-        var noise = new Option<float>("--noise") { Description = "Scale of the Gumbel noise when sampling codes.", DefaultValueFactory = _ => 0.5f };
+        var noise = new Option<float>("--noise") { Description = "Scale of the Gumbel noise when sampling codes.", DefaultValueFactory = _ => 0.5f }.NonNegative();
         var seed = new Option<ulong>("--seed") { Description = "Seed of the new weights, segment choice and noise.", DefaultValueFactory = _ => 1UL };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints (OUTPUT/checkpoint.safetensors; a later run with the same arguments resumes from it). 0: none.", DefaultValueFactory = _ => 250 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints (OUTPUT/checkpoint.safetensors; a later run with the same arguments resumes from it). 0: none.", DefaultValueFactory = _ => 250 }.AtLeast(0);
         var threads = EngineThreads.CreateOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command("train", "Train a Z-token compressor and decompressor on text files (seeded; resumable from its checkpoint).")
@@ -100,7 +100,7 @@ public static class ZTokenCommands
             if (every > 0 && File.Exists(checkpointPath))
                 trainer.LoadCheckpoint(checkpointPath);
             else if (every > 0)
-                Directory.CreateDirectory(outputPath);
+                Terse.IO.AtomicFile.CreateFolder(outputPath);
 
             bool wantJson = parse.GetValue(json);
             bool interactive = ProgressReporter.IsInteractive && !wantJson;
@@ -262,7 +262,7 @@ public static class ZTokenCommands
         var directory = new Argument<string>("model") { Description = "A folder written by `terse ztokens train`." };
         var file = new Argument<string>("file") { Description = "Held-out text (not trained on)." };
         var tokenizer = new Option<string?>("--tokenizer", "-t") { Description = "Tokenizer file, when the model's is not built in." };
-        var maxSegments = new Option<int?>("--max-segments") { Description = "Evaluate at most this many segments (from the start)." };
+        var maxSegments = new Option<int?>("--max-segments") { Description = "Evaluate at most this many segments (from the start)." }.AtLeast(1);
         var noContinuation = new Option<bool>("--no-continuation") { Description = "Skip the continuation experiment." };
         var perSegment = new Option<bool>("--per-segment") { Description = "With --json: include every segment's figures." };
         var threads = EngineThreads.CreateOption();
@@ -375,11 +375,11 @@ internal sealed class ZTokenCompressionMethod : ICompressionMethod
 
     public DecompressionOutcome Decompress(byte[] container, MethodContext context)
     {
-        var header = ZTokenCompressor.ReadHeader(container);
+        var header = ZTokenCompressor.ReadHeader(container, context.MaxOutputBytes);
         var (model, tokenizer) = ZTokenCommands.Load(ModelFolder(context, decompressModel), context.Tokenizer);
         if (context.Parse.GetValue(decompressModel) is null && !header.ModelIdentity.AsSpan().SequenceEqual(model.Identity))
             throw new CliException($"this file was compressed with another Z-token model than the built-in {BuiltInZTokenModel.Name} ({header.ModelName}): add --ztokens DIR");
-        var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress);
+        var output = new ZTokenCompressor(model, tokenizer).Decompress(container, context.Progress, context.MaxOutputBytes);
         var report = new DecompressReport(Name, tokenizer.Name, container.Length, header.TokenCount, output.Length);
         return new DecompressionOutcome(output, report, $"ztokens: {container.Length:N0} bytes → {header.TokenCount:N0} tokens → {output.Length:N0} bytes");
     }

@@ -282,12 +282,15 @@ public sealed class EntropyCodec
     /// <summary>
     /// Restores the original bytes. Throws <see cref="ModelMismatchException"/> when the container
     /// needs another model or tokenizer (naming both identities), and <see cref="InvalidDataException"/> when it is corrupt.
-    /// <paramref name="progress"/> receives the number of tokens decoded so far.
+    /// <paramref name="progress"/> receives the number of tokens decoded so far. A container that
+    /// declares more than <paramref name="maxOutputBytes"/> (default <see cref="DecodeLimits.For"/>
+    /// its size) is refused with <see cref="InvalidDataException"/> before any model work.
     /// </summary>
-    public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<long>? progress = null)
+    public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<long>? progress = null, long? maxOutputBytes = null)
     {
         var parsed = EntropyContainer.Read(container);
         var header = parsed.Header;
+        DecodeLimits.Check("entropy-coded container", header.OriginalLength, maxOutputBytes ?? DecodeLimits.For(container.Length));
         CheckIdentity(header);
         if (header.Context.Problem(model.MaxSessionTokens) is { } problem)
             throw new InvalidDataException($"entropy-coded container: {problem}");

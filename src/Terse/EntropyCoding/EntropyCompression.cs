@@ -77,15 +77,17 @@ public static class EntropyCompression
     /// container was made with it; otherwise the error says which model the file needs.
     /// </summary>
     public static byte[] Decompress(ReadOnlySpan<byte> container, string? model, string? tokenizer,
-        int? threads = null, Func<long, IProgress<long>?>? progressFor = null)
+        int? threads = null, Func<long, IProgress<long>?>? progressFor = null, long? maxOutputBytes = null)
     {
         var info = EntropyCodec.ReadInfo(container);
+        long limit = maxOutputBytes ?? Terse.IO.DecodeLimits.For(container.Length);
+        Terse.IO.DecodeLimits.Check("entropy-coded container", info.OriginalLength, limit);
         if (model is null && ModelResolver.FindBuiltIn(info.ModelName) is null)
             throw new ArgumentException($"this file was compressed with model '{info.ModelName}' (identity {info.ModelIdentity}): pass it with --model");
         model ??= info.ModelName;
         var resolvedModel = ResolveModel(model);
         var resolvedTokenizer = ResolveTokenizer(tokenizer, model, resolvedModel);
         var codec = new EntropyCodec(resolvedModel, resolvedTokenizer, new EntropyCodecOptions(threads));
-        return codec.Decompress(container, progressFor?.Invoke(info.TokenCount));
+        return codec.Decompress(container, progressFor?.Invoke(info.TokenCount), limit);
     }
 }

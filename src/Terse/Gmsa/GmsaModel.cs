@@ -121,7 +121,7 @@ public sealed class GmsaModel
     /// </summary>
     public void Save(string directory)
     {
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         AdapterFiles.Save(Encoder, Path.Combine(directory, EncoderFolder));
         if (Keft is not null)
             AdapterFiles.Save(Keft, Path.Combine(directory, KeftFolder));
@@ -159,25 +159,7 @@ public sealed class GmsaModel
     public static GmsaModel Load(LlamaModel decoder, string directory)
     {
         string configPath = Path.Combine(directory, ConfigFile);
-        var (settings, identity, hasKeft, sources, joint) = JsonFields.Parse(JsonFields.ReadFile(configPath), configPath, fields =>
-        {
-            if (fields.String("format") != Format)
-                throw fields.Error("format", $"must be \"{Format}\"");
-            string merge = fields.String("merge") ?? throw fields.Error("merge", "is required");
-            if (!Enum.TryParse<MergeMode>(merge, ignoreCase: true, out var mode) || !Enum.IsDefined(mode) || int.TryParse(merge, out _))
-                throw fields.Error("merge", "must be mean, last or memory");
-            var rates = fields.IntOrIntList("rates", 1) ?? throw fields.Error("rates", "is required");
-            var s = new GmsaSettings(
-                fields.RequiredInt("encoder_layers", 1),
-                fields.Int("lsa_layers", 0) ?? throw fields.Error("lsa_layers", "is required"),
-                mode,
-                rates.ToArray(),
-                fields.RequiredInt("segment_length", 1),
-                fields.RequiredInt("lora_rank", 1),
-                (float)(fields.Number("lora_alpha") ?? throw fields.Error("lora_alpha", "is required")));
-            return (s, fields.String("base_identity") ?? throw fields.Error("base_identity", "is required"), fields.Bool("keft") ?? false,
-                (Model: fields.String("base_model"), Tokenizer: fields.String("tokenizer")), fields.Bool("decoder_adapter_in_autoencoder") ?? false);
-        });
+        var (settings, identity, hasKeft, sources, joint) = ParseConfig(JsonFields.ReadFile(configPath), configPath);
         if (settings.Problem(decoder.Config) is { } problem)
             throw new InvalidDataException($"{configPath}: {problem}");
         if (!string.Equals(identity, Convert.ToHexStringLower(decoder.ComputeIdentity()), StringComparison.Ordinal))
@@ -224,6 +206,28 @@ public sealed class GmsaModel
         }
         return model;
     }
+
+    /// <summary>gmsa.json apart from the weights it describes, so that the fuzzer reaches it without a model folder.</summary>
+    internal static (GmsaSettings Settings, string BaseIdentity, bool HasKeft, (string? Model, string? Tokenizer) Sources, bool DecoderAdapterInAutoencoder) ParseConfig(
+        string json, string configPath) => JsonFields.Parse(json, configPath, fields =>
+    {
+        if (fields.String("format") != Format)
+            throw fields.Error("format", $"must be \"{Format}\"");
+        string merge = fields.String("merge") ?? throw fields.Error("merge", "is required");
+        if (!Enum.TryParse<MergeMode>(merge, ignoreCase: true, out var mode) || !Enum.IsDefined(mode) || int.TryParse(merge, out _))
+            throw fields.Error("merge", "must be mean, last or memory");
+        var rates = fields.IntOrIntList("rates", 1) ?? throw fields.Error("rates", "is required");
+        var s = new GmsaSettings(
+            fields.RequiredInt("encoder_layers", 1),
+            fields.Int("lsa_layers", 0) ?? throw fields.Error("lsa_layers", "is required"),
+            mode,
+            rates.ToArray(),
+            fields.RequiredInt("segment_length", 1),
+            fields.RequiredInt("lora_rank", 1),
+            (float)(fields.Number("lora_alpha") ?? throw fields.Error("lora_alpha", "is required")));
+        return (s, fields.String("base_identity") ?? throw fields.Error("base_identity", "is required"), fields.Bool("keft") ?? false,
+            (Model: fields.String("base_model"), Tokenizer: fields.String("tokenizer")), fields.Bool("decoder_adapter_in_autoencoder") ?? false);
+    });
 
     /// <summary>The base model and tokenizer recorded in a compressor folder (null when not recorded), to load before <see cref="Load"/>.</summary>
     public static (string? Model, string? Tokenizer) ReadSources(string directory)

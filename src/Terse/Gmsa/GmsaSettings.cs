@@ -39,10 +39,11 @@ public sealed record GmsaSettings(
         if (EncoderLayers < 1 || EncoderLayers > config.Layers) return $"encoder layers {EncoderLayers} is outside 1..{config.Layers}";
         if (LsaLayers < 0 || LsaLayers > config.Layers) return $"LSA layers {LsaLayers} is outside 0..{config.Layers}";
         if (!Enum.IsDefined(Merge)) return $"unknown merge mode {Merge}";
-        if (TrainingRates.Count == 0 || TrainingRates.Any(r => r < 1 || r > SegmentLength)) return $"rates must be in 1..segment length {SegmentLength}";
         if (SegmentLength < 1) return $"segment length {SegmentLength} must be positive";
+        if (TrainingRates.Count == 0 || TrainingRates.Any(r => r < 1 || r > SegmentLength)) return $"rates must be in 1..segment length {SegmentLength}";
         // The decoder reads BOS, the soft tokens, a marker and the segment again when it reconstructs.
-        if (1 + MaxSoftTokens + SegmentLength > config.MaxSequenceLength || 1 + SegmentLength + MaxSoftTokens > config.MaxSequenceLength)
+        // In long: a segment length near int.MaxValue (from a damaged gmsa.json) once wrapped past this check.
+        if (1L + MaxSoftTokens + SegmentLength > config.MaxSequenceLength)
             return $"segment length {SegmentLength} leaves no room in the model's {config.MaxSequenceLength} positions";
         if (LoraRank < 1 || LoraRank > Math.Min(config.Dim, config.HiddenDim)) return $"LoRA rank {LoraRank} is outside 1..{Math.Min(config.Dim, config.HiddenDim)}";
         if (!float.IsFinite(LoraAlpha) || LoraAlpha <= 0) return $"LoRA alpha {LoraAlpha} must be positive";

@@ -25,7 +25,7 @@ internal static class GroupMerging
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(rate, 1);
-        return (length + rate - 1) / rate;
+        return length / rate + (length % rate == 0 ? 0 : 1); // (length + rate − 1) / rate would overflow near int.MaxValue
     }
 
     /// <summary>merged[g] = mean (or last) of rows[g·r … min((g+1)·r, length) − 1].</summary>

@@ -89,8 +89,10 @@ public static class MetaTokenContainer
     }
 
     /// <summary>Reads and checks a container; throws <see cref="InvalidDataException"/> saying what is wrong and where.</summary>
-    public static MetaTokenFile Read(ReadOnlySpan<byte> data, long maxOutputTokens = InContextFormat.DefaultMaxOutputTokens)
+    /// <param name="maxOutputTokens">The most tokens the container may expand to (default <see cref="DecodeLimits.For"/> its size).</param>
+    public static MetaTokenFile Read(ReadOnlySpan<byte> data, long? maxOutputTokens = null)
     {
+        long limit = maxOutputTokens ?? DecodeLimits.For(data.Length);
         if (!HasMagic(data))
             throw new InvalidDataException("not a Terse meta-token container (the file does not start with \"TMTK\")");
         if (data.Length < HeaderBytes + ChecksumBytes)
@@ -122,8 +124,7 @@ public static class MetaTokenContainer
         at += fingerprintLength;
         int baseSize = ReadCount(payload, ref at, 1, int.MaxValue - 1, "base vocabulary size", boundedByRemaining: false);
         ulong statedCount = ReadVarInt(payload, ref at, "original token count");
-        if (statedCount > (ulong)Math.Max(maxOutputTokens, 0))
-            throw new InvalidDataException($"meta-token container: original token count {statedCount} is above the limit {maxOutputTokens}");
+        DecodeLimits.Check("meta-token container", (long)Math.Min(statedCount, long.MaxValue), Math.Max(limit, 0), "tokens");
         long stated = (long)statedCount;
 
         // Every definition takes at least 3 bytes (its length and two ids), every id at least 1.

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Terse.Neural.Checkpoints;
 
 namespace Terse.Neural;
@@ -28,7 +29,7 @@ public static class ModelFiles
     public static void SaveHuggingFace(LlamaModel model, string directory, TensorDType dtype = TensorDType.F32)
     {
         var c = model.Config;
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         var tensors = new List<NamedTensor>();
         foreach (var parameter in model.Parameters)
         {
@@ -53,11 +54,28 @@ public static class ModelFiles
         {
             reader.ReadFloat32(parameter.Name, parameter.Value.Span);
             FromHuggingFaceLayout(model.Config, parameter.Name, parameter.Value.Span);
-            foreach (float value in parameter.Value.Span)
-                if (!float.IsFinite(value))
-                    throw new InvalidDataException($"{weightsPath}: {parameter.Name} holds a non-finite value");
+            RequireFinite(parameter.Value.Span, weightsPath, parameter.Name);
         }
         return model;
+    }
+
+    /// <summary>Weights with a NaN or infinity make every output NaN; refuse them where they are read, naming the tensor.</summary>
+    internal static void RequireFinite(ReadOnlySpan<float> values, string file, string tensor)
+    {
+        if (IndexOfNonFinite(values) is int i and >= 0)
+            throw new InvalidDataException($"{file}: {tensor} holds a non-finite value ({values[i]} at index {i})");
+    }
+
+    /// <summary>The first NaN or infinity, or −1.</summary>
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        // The sum is finite for finite values of weight-like size: look element by element only when it is not.
+        if (float.IsFinite(TensorPrimitives.Sum(values)))
+            return -1;
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                return i;
+        return -1;
     }
 
     /// <summary>The engine's configuration for a Hugging Face one; shapes it cannot run are refused.</summary>

@@ -58,6 +58,13 @@ public abstract class Tokenizer
     /// </summary>
     public abstract void DecodeToBytes(ReadOnlySpan<int> ids, IBufferWriter<byte> output);
 
+    /// <summary>
+    /// True when encoding a text cut just before a word (a space and an ASCII letter after a visible
+    /// ASCII character, or an ASCII letter after such a character and a line break), part by part,
+    /// gives the ids of the whole: what <see cref="StreamingEncoder"/> needs.
+    /// </summary>
+    internal virtual bool CutsBeforeWords(EncodeOptions options) => false;
+
     public int[] Encode(string text, EncodeOptions? options = null)
     {
         var ids = new List<int>(text.Length / 3 + 4);

@@ -74,7 +74,14 @@ public sealed class ZTokenCompressor
     public static bool IsContainer(ReadOnlySpan<byte> data) => data.StartsWith(ZTokenContainer.Magic);
 
     /// <summary>Reads a container's header (validated, checksum included) without decoding it.</summary>
-    public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container) => ZTokenContainer.ReadHeader(container);
+    public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container, long? maxOutputBytes = null)
+    {
+        var header = ZTokenContainer.ReadHeader(container);
+        long limit = maxOutputBytes ?? DecodeLimits.For(container.Length);
+        DecodeLimits.Check(ZTokenContainer.Name, header.OriginalLength, limit);
+        DecodeLimits.Check(ZTokenContainer.Name, header.TokenCount, limit, "tokens");
+        return header;
+    }
 
     /// <summary>
     /// Compresses <paramref name="original"/>, given as <paramref name="ids"/> that the tokenizer decodes
@@ -129,8 +136,13 @@ public sealed class ZTokenCompressor
     }
 
     /// <summary>Restores the original bytes; throws <see cref="InvalidDataException"/> for a malformed container or another model or tokenizer.</summary>
-    public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<double>? progress = null)
+    /// <remarks>
+    /// A container that declares more than <paramref name="maxOutputBytes"/> bytes or tokens (default
+    /// <see cref="DecodeLimits.For"/> its size) is refused with <see cref="InvalidDataException"/> before anything is decoded.
+    /// </remarks>
+    public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<double>? progress = null, long? maxOutputBytes = null)
     {
+        ReadHeader(container, maxOutputBytes);
         var (header, payload) = ZTokenContainer.Read(container, _model.Vocabulary.FirstCode);
         CheckMatches(header);
         var ids = new int[header.TokenCount];

@@ -27,9 +27,9 @@ public sealed record ZTokenContainerHeader
     public required uint OriginalCrc { get; init; }
     public required int TokenCount { get; init; }
 
-    public int SegmentCount => (TokenCount + SegmentLength - 1) / SegmentLength;
+    public int SegmentCount => (int)(((long)TokenCount + SegmentLength - 1) / SegmentLength);
 
-    public int SegmentLengthAt(int index) => Math.Min(SegmentLength, TokenCount - index * SegmentLength);
+    public int SegmentLengthAt(int index) => (int)Math.Min(SegmentLength, TokenCount - (long)index * SegmentLength);
 }
 
 /// <summary>
@@ -52,7 +52,7 @@ internal static class ZTokenContainer
     public const byte Version = 2;
     public const byte BitPackedVersion = 1;
     public const int MaxSegmentLength = 4096, MaxCodeLengthLimit = 4096, MaxBlockSegments = 1 << 16;
-    private const string Name = "Z-token container";
+    internal const string Name = "Z-token container";
 
     /// <summary>Bit widths of the payload's fields for a header's shape.</summary>
     internal readonly record struct Widths(int CodeLength, int Code, int CorrectionCount, int Position, int Token)

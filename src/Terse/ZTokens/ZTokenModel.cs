@@ -256,7 +256,7 @@ public sealed class ZTokenModel
     /// <summary>Writes the folder (created if needed): manifest, new rows, both adapters.</summary>
     public void Save(string directory, Tokenizer tokenizer, object? training = null)
     {
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         var tensors = new List<NamedTensor>();
         foreach (var parameter in RowParameters)
         {

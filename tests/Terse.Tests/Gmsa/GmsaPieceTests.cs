@@ -28,6 +28,24 @@ public class GmsaPieceTests
         return sum / texts.Sum(t => t.Length);
     }
 
+    /// <summary>Found writing the gmsa-config fuzz harness: a segment length near int.MaxValue wrapped the room check and the group count.</summary>
+    [Theory]
+    [InlineData("memory", 2147483646, 1)]
+    [InlineData("mean", 2147483647, 2147483647)]
+    [InlineData("last", 2147483647, 1073741824)]
+    public void AHugeSegmentLengthInGmsaJsonIsRefusedWithoutOverflow(string merge, int segmentLength, int rate)
+    {
+        Assert.Equal(1, GroupMerging.GroupCount(int.MaxValue, int.MaxValue));
+        Assert.Equal(2, GroupMerging.GroupCount(int.MaxValue, 1 << 30));
+        var json = $$"""
+            {"format": "terse-gmsa/1", "encoder_layers": 1, "lsa_layers": 1, "merge": "{{merge}}", "rates": [{{rate}}],
+             "segment_length": {{segmentLength}}, "lora_rank": 2, "lora_alpha": 4, "base_identity": "00ff"}
+            """;
+        var settings = GmsaModel.ParseConfig(json, "gmsa.json").Settings;
+        Assert.Equal(segmentLength, settings.SegmentLength);
+        Assert.Contains($"segment length {segmentLength} leaves no room in the model's 40 positions", settings.Problem(TinyBase(1).Config));
+    }
+
     [Fact]
     public void GroupsAreMeansOfRConsecutiveRowsAndTheLastGroupTakesWhatRemains()
     {

@@ -9,16 +9,7 @@ public class HuggingFaceFuzzTests
 {
     private static readonly string[] MergeLines = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor l", "Ġworl d"];
 
-    private static string VocabJson()
-    {
-        var vocab = new Dictionary<string, int>();
-        for (int b = 0; b < 256; b++)
-            vocab[ByteLevelAlphabet.CharOf((byte)b).ToString()] = b;
-        foreach (var line in MergeLines)
-            vocab[line.Replace(" ", "")] = vocab.Count;
-        vocab["<|endoftext|>"] = vocab.Count;
-        return JsonSerializer.Serialize(vocab);
-    }
+    private static string VocabJson() => Terse.Fuzz.FuzzTargets.ByteLevelVocabJson(MergeLines, "<|endoftext|>");
 
     private static readonly byte[] Vocab = Encoding.UTF8.GetBytes(VocabJson());
     private static readonly byte[] Merges = Encoding.UTF8.GetBytes("#version: 0.2\n" + string.Join("\n", MergeLines) + "\n");

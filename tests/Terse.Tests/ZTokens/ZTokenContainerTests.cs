@@ -36,7 +36,7 @@ public class ZTokenContainerTests
     private static byte[] Mutate(byte[] valid, Random random)
     {
         var bytes = (byte[])valid.Clone();
-        switch (random.Next(4))
+        switch (random.Next(5))
         {
             case 0:
                 for (int i = random.Next(1, 4); i > 0; i--)
@@ -47,11 +47,60 @@ public class ZTokenContainerTests
                 return bytes;
             case 2:
                 return bytes[..random.Next(bytes.Length)];
+            case 4:
+                // An extreme integer written over a field (a token count of 2^31−1 once overflowed).
+                ulong[] extremes = [0, 1, 127, 128, int.MaxValue, uint.MaxValue, (ulong)int.MaxValue + 1, ulong.MaxValue];
+                var varint = new byte[10];
+                int length = VarInt.Encode(extremes[random.Next(extremes.Length)], varint);
+                int start = random.Next(bytes.Length), replaced = Math.Min(random.Next(1, 4), bytes.Length - start);
+                return [.. bytes[..start], .. varint[..length], .. bytes[(start + replaced)..]];
             default:
                 int at = random.Next(bytes.Length);
                 var extra = new byte[random.Next(1, 6)];
                 random.NextBytes(extra);
                 return [.. bytes[..at], .. extra, .. bytes[at..]];
+        }
+    }
+
+    /// <summary>The valid container with its token count replaced by <paramref name="tokens"/> and the checksum fixed.</summary>
+    internal static byte[] WithTokenCount(byte[] valid, int tokens)
+    {
+        var header = ZTokenContainer.ReadHeader(valid);
+        using var prefix = new MemoryStream();
+        prefix.Write(ZTokenContainer.Magic);
+        prefix.WriteByte(ZTokenContainer.Version);
+        VarInt.Write(prefix, 0);
+        ContainerFields.WriteBinding(prefix, new ModelBinding(header.ModelName, header.ModelIdentity, header.TokenizerName, header.TokenizerFingerprint));
+        foreach (int value in new[] { header.BaseVocabulary, header.Codes, header.SegmentLength, header.MaxCodeLength, header.OriginalLength })
+            VarInt.Write(prefix, (ulong)value);
+        ContainerFields.WriteUInt32(prefix, header.OriginalCrc);
+        int at = (int)prefix.Length, end = at;
+        VarInt.Read(valid, ref end);
+        var count = new byte[10];
+        var patched = (byte[])[.. valid[..at], .. count[..VarInt.Encode((ulong)tokens, count)], .. valid[end..]];
+        FixChecksum(patched);
+        return patched;
+    }
+
+    [Fact]
+    public void ATokenCountOfTwoToTheThirtyFirstIsRefusedNotAnOverflow()
+    {
+        var (_, compressor, valid) = Fixture.Value;
+        var bomb = WithTokenCount(valid[0].Container, int.MaxValue);
+        var e = Assert.Throws<InvalidDataException>(() => compressor.Decompress(bomb));
+        Assert.Contains("2147483647 tokens", e.Message);
+        Assert.Throws<InvalidDataException>(() => ZTokenCompressor.ReadHeader(bomb));
+
+        var file = Path.Combine(Path.GetTempPath(), $"terse-bomb-{Environment.ProcessId}.tztk");
+        try
+        {
+            File.WriteAllBytes(file, bomb);
+            Terse.Tests.Cli.ReliabilityCliTests.AssertOneErrorLine(
+                Terse.Tests.MetaTokens.CompressCliTests.Terse([], "decompress", "--ztokens", Path.GetTempPath(), file), "2147483647 tokens");
+        }
+        finally
+        {
+            File.Delete(file);
         }
     }
 

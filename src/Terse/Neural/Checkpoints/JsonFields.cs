@@ -151,7 +151,8 @@ internal sealed class JsonFields
 
     private static string Describe(JsonElement value)
     {
-        string text = value.GetRawText();
+        // Compact, so that an object from an indented file (Llama 3's rope_scaling) stays on the error's one line.
+        string text = JsonSerializer.Serialize(value);
         return text.Length <= 60 ? text : text[..60] + "…";
     }
 }

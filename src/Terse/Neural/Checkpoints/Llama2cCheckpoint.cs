@@ -130,16 +130,7 @@ public static class Llama2cCheckpoint
         if (!BitConverter.IsLittleEndian)
             for (int i = 0; i < values.Length; i++)
                 values[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReverseEndianness(BitConverter.SingleToInt32Bits(values[i])));
-        if (!float.IsFinite(TensorPrimitives.Sum(values)) && HasNonFinite(values, out int index))
-            throw new InvalidDataException($"{name}: {parameter.Name} holds a non-finite value ({values[index]}) at element {index}");
-    }
-
-    private static bool HasNonFinite(ReadOnlySpan<float> values, out int index)
-    {
-        for (index = 0; index < values.Length; index++)
-            if (!float.IsFinite(values[index]))
-                return true;
-        return false;
+        ModelFiles.RequireFinite(values, name, parameter.Name);
     }
 
     private static void Write(Stream stream, ReadOnlySpan<float> values)

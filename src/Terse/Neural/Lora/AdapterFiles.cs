@@ -14,7 +14,7 @@ public static class AdapterFiles
     public static void Save(LoraAdapter adapter, string directory)
     {
         var c = adapter.Model.Config;
-        Directory.CreateDirectory(directory);
+        Terse.IO.AtomicFile.CreateFolder(directory);
         var tensors = new List<NamedTensor>();
         var config = ToPeft(adapter.Settings, c);
         for (int layer = 0; layer < c.Layers; layer++)
@@ -59,6 +59,8 @@ public static class AdapterFiles
                         throw new InvalidDataException($"{configPath}: adapters that target different projections in different layers are not supported");
                     reader.ReadFloat32(PeftLoraNames.LoraA(layer, projection), pair.A.Value.Span);
                     reader.ReadFloat32(PeftLoraNames.LoraB(layer, projection), pair.B.Value.Span);
+                    ModelFiles.RequireFinite(pair.A.Value.Span, weightsPath, PeftLoraNames.LoraA(layer, projection));
+                    ModelFiles.RequireFinite(pair.B.Value.Span, weightsPath, PeftLoraNames.LoraB(layer, projection));
                     ModelFiles.FromHuggingFaceLayout(c, pair.B.Name, pair.B.Value.Span);
                 }
         }

@@ -52,9 +52,18 @@ public sealed class AdamW
                 float mHat = m[i] / correction1, vHat = v[i] / correction2;
                 p[i] -= learningRate * (mHat / (MathF.Sqrt(vHat) + epsilon) + decay * p[i]);
             }
+            if (ModelFiles.IndexOfNonFinite(p[start..]) >= 0)
+                throw new TrainingDivergedException($"training diverged at update {t}: {parameter.Name} is no longer finite " +
+                    $"(learning rate {learningRate:G3}; a lower one may train)");
         }
     }
 }
+
+/// <summary>
+/// Training produced a non-finite loss, gradient or weight: nothing after it can be trusted, so the
+/// trainer stops instead of saving NaN weights. What was saved before (checkpoints) is untouched.
+/// </summary>
+public sealed class TrainingDivergedException(string message) : ArithmeticException(message);
 
 /// <summary>Learning-rate schedules.</summary>
 public static class LearningRateSchedule

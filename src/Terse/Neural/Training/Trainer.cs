@@ -99,6 +99,9 @@ public sealed class Trainer
             gradients.Scale(1f / Settings.AccumulationSteps);
         double norm = Settings.GradientClip > 0 ? gradients.ClipNorm(Settings.GradientClip) : gradients.Norm();
         float rate = LearningRateSchedule.WarmupCosine(Step, Settings.WarmupSteps, Settings.TotalSteps, Settings.LearningRate, Settings.MinLearningRate);
+        if (!double.IsFinite(lossSum) || !double.IsFinite(norm))
+            throw new TrainingDivergedException($"training diverged at update {Step + 1}: the loss is {lossSum / Settings.AccumulationSteps:G4} " +
+                $"and the gradient norm {norm:G4} (learning rate {rate:G3}; a lower one may train)");
         _optimizer.Step(gradients, rate);
         Step++;
         return new TrainingStepResult(Step, (float)(lossSum / Settings.AccumulationSteps), norm, rate, _inputs.Length * Settings.AccumulationSteps);

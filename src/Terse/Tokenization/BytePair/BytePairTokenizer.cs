@@ -124,6 +124,14 @@ internal sealed class BytePairTokenizer : Tokenizer
 
     public override ReadOnlySpan<byte> Fingerprint => _fingerprint ??= ComputeFingerprint();
 
+    /// <summary>
+    /// The tiktoken-family scanners end a piece before such a cut whatever follows; normalization or a
+    /// prefix space would treat each part as a text start, and a special token could span the cut.
+    /// </summary>
+    internal override bool CutsBeforeWords(EncodeOptions options) =>
+        _preTokenizer is ScanningPreTokenizer && _normalization == TextNormalization.None && !_addPrefixSpace
+        && (!options.AllowSpecialTokens || !_specialTokens.Keys.Any(text => text.Contains(' ') || text.Contains('\n')));
+
     public override void Encode(ReadOnlySpan<char> text, List<int> ids, EncodeOptions options)
     {
         if (options.AddBos && _bos is int bos)

@@ -32,9 +32,10 @@ internal sealed record TokenizerConfigFile(string Path, IReadOnlyList<SpecialTok
         return null;
     }
 
-    public static TokenizerConfigFile Load(string path)
+    public static TokenizerConfigFile Load(string path) => Parse(File.ReadAllBytes(path), path);
+
+    public static TokenizerConfigFile Parse(byte[] bytes, string path)
     {
-        var bytes = File.ReadAllBytes(path);
         try
         {
             using var document = JsonDocument.Parse(bytes);
