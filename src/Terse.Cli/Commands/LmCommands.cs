@@ -95,6 +95,7 @@ public static class LmCommands
                     PromptTokens = result.PromptTokens,
                     GeneratedTokens = result.Tokens.Count - result.PromptTokens,
                     StoppedAtBos = result.StoppedAtBos,
+                    StoppedAtEos = result.StoppedAtEos,
                     Seconds = Math.Round(result.Seconds, 4),
                     TokensPerSecond = result.Seconds > 0 ? Math.Round((result.Tokens.Count - 1) / result.Seconds, 1) : 0,
                 });
