@@ -29,7 +29,7 @@ public static class LmCommands
 
     private static Option<string> ModelOption(bool required = true) => new("--model", "-m")
     {
-        Description = "Model: a built-in name (`terse models`), a llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors).",
+        Description = "Model: a built-in name (`terse models`), a llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors, or shards with model.safetensors.index.json).",
         Required = required,
     };
 
