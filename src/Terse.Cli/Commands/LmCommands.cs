@@ -29,7 +29,7 @@ public static class LmCommands
 
     private static Option<string> ModelOption(bool required = true) => new("--model", "-m")
     {
-        Description = "Model: a built-in name (`terse models`), a llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors).",
+        Description = "Model: a built-in name (`terse models`), a llama2.c .bin, or a Hugging Face folder (config.json + model.safetensors, or shards with model.safetensors.index.json).",
         Required = required,
     };
 
@@ -95,6 +95,7 @@ public static class LmCommands
                     PromptTokens = result.PromptTokens,
                     GeneratedTokens = result.Tokens.Count - result.PromptTokens,
                     StoppedAtBos = result.StoppedAtBos,
+                    StoppedAtEos = result.StoppedAtEos,
                     Seconds = Math.Round(result.Seconds, 4),
                     TokensPerSecond = result.Seconds > 0 ? Math.Round((result.Tokens.Count - 1) / result.Seconds, 1) : 0,
                 });

@@ -167,6 +167,9 @@ public sealed class InferenceSession
             if ((uint)token >= (uint)_config.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id outside the vocabulary (0..{_config.VocabSize - 1})");
         int d = _config.Dim;
+        // One call of the caller's is one forward call: dynamic rope scaling follows where it ends,
+        // not the internal chunks.
+        var angles = _rope.For(Position, Position + count);
         for (int done = 0; done < count; done += ChunkRows)
         {
             int rows = Math.Min(ChunkRows, count - done);
@@ -177,13 +180,13 @@ public sealed class InferenceSession
             else
                 embeddings.Slice(done * d, rows * d).CopyTo(x);
             bool last = done + rows == count;
-            ForwardChunk(rows, allLogits.IsEmpty ? default : allLogits.Slice(done * _config.VocabSize, rows * _config.VocabSize), last);
+            ForwardChunk(rows, allLogits.IsEmpty ? default : allLogits.Slice(done * _config.VocabSize, rows * _config.VocabSize), last, angles);
             Position += rows;
         }
     }
 
     /// <summary>Runs rows x[0..rows) at positions Position.. through every layer and the classifier.</summary>
-    private void ForwardChunk(int rows, Span<float> allLogits, bool produceLastLogits)
+    private void ForwardChunk(int rows, Span<float> allLogits, bool produceLastLogits, RopeAngles angles)
     {
         var c = _config;
         int d = c.Dim, kv = c.KvDim, h = c.HiddenDim, p0 = Position;
@@ -202,8 +205,8 @@ public sealed class InferenceSession
             Project(l, LlamaProjection.Value, normed, d, values[(p0 * kv)..], kv, rows);
             for (int r = 0; r < rows; r++)
             {
-                _rope.Forward(query.Slice(r * d, d), p0 + r);
-                _rope.Forward(keyRows.Slice(r * kv, kv), p0 + r);
+                angles.Forward(query.Slice(r * d, d), p0 + r);
+                angles.Forward(keyRows.Slice(r * kv, kv), p0 + r);
             }
             Attention.TransposeKeys(keyRows, kv, rows, c.KvHeads, c.HeadSize, keys, Capacity, p0);
             Attend(l, rows, p0);

@@ -15,6 +15,7 @@ namespace Terse.Neural;
 /// <param name="NormEpsilon">Added to the mean square in RMSNorm.</param>
 /// <param name="TiedEmbeddings">The classifier reuses the token embedding matrix.</param>
 /// <param name="AttentionBias">q, k and v projections have a bias (Qwen2).</param>
+/// <param name="RopeScaling">How the rotary frequencies are scaled (transformers' rope_scaling), or null for none.</param>
 public sealed record LlamaConfig(
     int Dim,
     int HiddenDim,
@@ -26,7 +27,8 @@ public sealed record LlamaConfig(
     float RopeTheta = 10000f,
     float NormEpsilon = 1e-5f,
     bool TiedEmbeddings = true,
-    bool AttentionBias = false)
+    bool AttentionBias = false,
+    RopeScaling? RopeScaling = null)
 {
     /// <summary>Bounds that keep every buffer size within a 32-bit element count.</summary>
     internal const int MaxDimension = 1 << 16, MaxLayers = 1024, MaxVocabulary = 1 << 22, MaxPositions = 1 << 20;
@@ -60,6 +62,9 @@ public sealed record LlamaConfig(
         if (MaxSequenceLength <= 0 || MaxSequenceLength > MaxPositions) return $"seq_len {MaxSequenceLength} is outside 1..{MaxPositions}";
         if (!(RopeTheta > 1) || float.IsInfinity(RopeTheta)) return $"rope theta {RopeTheta} must be a finite number above 1";
         if (!(NormEpsilon > 0) || NormEpsilon > 1) return $"norm epsilon {NormEpsilon} is outside (0, 1]";
+        if (RopeScaling?.Problem() is { } scaling) return scaling;
+        // NTK's exponent head_size / (head_size − 2) has no value for a single pair.
+        if (RopeScaling?.Type == RopeScalingType.Dynamic && HeadSize <= 2) return $"dynamic rope scaling needs a head size above 2, got {HeadSize}";
         if ((long)VocabSize * Dim > Array.MaxLength - 64 || (long)HiddenDim * Dim > Array.MaxLength - 64)
             return "a weight matrix would exceed 2³¹ elements";
         return null;

@@ -44,13 +44,19 @@ public sealed class LlamaModel
         }
         FinalNorm = Parameters.Add(HuggingFaceLlamaNames.FinalNorm, d);
         Classifier = config.TiedEmbeddings ? Embedding : Parameters.Add(HuggingFaceLlamaNames.LmHead, config.VocabSize, d);
-        Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta);
-        _portableRope = new(() => new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta, portable: true));
+        Rope = new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta, config.RopeScaling);
+        _portableRope = new(() => new Rope(config.HeadSize, config.MaxSequenceLength, config.RopeTheta, config.RopeScaling, portable: true));
     }
 
     public LlamaConfig Config { get; private set; }
 
     public ParameterSet Parameters { get; }
+
+    /// <summary>The beginning-of-sequence id the model's files declare (generation_config.json over config.json), if any.</summary>
+    public int? BosTokenId { get; init; }
+
+    /// <summary>The end-of-sequence ids the model's files declare (generation_config.json over config.json); generation stops at any of them.</summary>
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
 
     /// <summary>Matrix-multiply backend of the batched (training) passes. Decoding does not use it.</summary>
     public Gemm Gemm { get; set; } = Gemm.Default;
@@ -192,7 +198,9 @@ public sealed class LlamaModel
         hash.AppendData(Encoding.UTF8.GetBytes(
             $"terse-llama/1 dim={c.Dim} hidden={c.HiddenDim} layers={c.Layers} heads={c.Heads} kv_heads={c.KvHeads} " +
             $"vocab={c.VocabSize} seq={c.MaxSequenceLength} theta={BitConverter.SingleToInt32Bits(c.RopeTheta)} " +
-            $"eps={BitConverter.SingleToInt32Bits(c.NormEpsilon)} tied={c.TiedEmbeddings} bias={c.AttentionBias}\n"));
+            $"eps={BitConverter.SingleToInt32Bits(c.NormEpsilon)} tied={c.TiedEmbeddings} bias={c.AttentionBias}" +
+            // Absent for unscaled models, so that their identities stay what they were.
+            (c.RopeScaling is { } scaling ? $" rope_scaling={scaling.Describe()}" : "") + "\n"));
         Span<byte> bigEndianScratch = stackalloc byte[4];
         foreach (var parameter in Parameters)
         {

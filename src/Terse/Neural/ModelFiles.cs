@@ -5,23 +5,30 @@ namespace Terse.Neural;
 
 /// <summary>
 /// Loads and saves whole models in the formats the engine reads: llama2.c <c>.bin</c> checkpoints and
-/// Hugging Face folders (<c>config.json</c> + <c>model.safetensors</c>, Llama or Qwen2). The engine
+/// Hugging Face folders (<c>config.json</c> + <c>model.safetensors</c> or shards listed by
+/// <c>model.safetensors.index.json</c>, Llama or Qwen2; <c>generation_config.json</c>'s bos/eos ids). The engine
 /// keeps q/k projection rows in llama2.c's interleaved rotary order; Hugging Face files hold them in
 /// rotate-half order, so they are permuted on the way in and out (<see cref="RotaryLayout"/>).
 /// </summary>
 public static class ModelFiles
 {
-    private const string ConfigFile = "config.json", WeightsFile = "model.safetensors";
+    private const string ConfigFile = "config.json", WeightsFile = SafetensorsShards.SingleFile;
 
-    /// <summary>A Hugging Face folder, a <c>.safetensors</c> file beside its config.json, or a llama2.c checkpoint.</summary>
+    /// <summary>
+    /// A Hugging Face folder, a <c>.safetensors</c> file or a <c>model.safetensors.index.json</c> beside
+    /// its config.json, or a llama2.c checkpoint.
+    /// </summary>
     public static LlamaModel Load(string path)
     {
         if (Directory.Exists(path))
-            return LoadHuggingFace(Path.Combine(path, ConfigFile), Path.Combine(path, WeightsFile));
+            return LoadHuggingFace(path, () => SafetensorsShards.OpenFolder(path));
         if (!File.Exists(path))
             throw new FileNotFoundException($"no such model: {path}", path);
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            return LoadHuggingFace(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ConfigFile), path);
+            return LoadHuggingFace(directory, () => SafetensorsShards.OpenFile(path));
+        if (path.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase))
+            return LoadHuggingFace(directory, () => SafetensorsShards.OpenIndex(path));
         return Llama2cCheckpoint.Load(path);
     }
 
@@ -40,21 +47,22 @@ public static class ModelFiles
         ToHuggingFace(c, dtype).Write(Path.Combine(directory, ConfigFile));
     }
 
-    private static LlamaModel LoadHuggingFace(string configPath, string weightsPath)
+    private static LlamaModel LoadHuggingFace(string directory, Func<SafetensorsShards> openWeights)
     {
+        string configPath = Path.Combine(directory, ConfigFile), generationPath = Path.Combine(directory, HuggingFaceLlamaConfig.GenerationConfigFile);
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"no config.json beside the weights: {configPath}", configPath);
-        if (!File.Exists(weightsPath))
-            throw new FileNotFoundException($"no weights file: {weightsPath}", weightsPath);
         var hf = HuggingFaceLlamaConfig.Read(configPath);
-        var model = new LlamaModel(FromHuggingFace(hf, configPath));
-        using var reader = Safetensors.Open(weightsPath);
-        HuggingFaceLlamaNames.Check(reader.Tensors, hf, weightsPath);
+        if (File.Exists(generationPath))
+            hf = hf.WithGenerationConfig(generationPath);
+        var model = new LlamaModel(FromHuggingFace(hf, configPath)) { BosTokenId = hf.BosTokenId, EosTokenIds = hf.EosTokenIds };
+        using var weights = openWeights();
+        HuggingFaceLlamaNames.Check(weights.Tensors, hf, weights.Source);
         foreach (var parameter in model.Parameters)
         {
-            reader.ReadFloat32(parameter.Name, parameter.Value.Span);
+            weights.ReadFloat32(parameter.Name, parameter.Value.Span);
             FromHuggingFaceLayout(model.Config, parameter.Name, parameter.Value.Span);
-            RequireFinite(parameter.Value.Span, weightsPath, parameter.Name);
+            RequireFinite(parameter.Value.Span, weights.Source, parameter.Name);
         }
         return model;
     }
@@ -85,8 +93,10 @@ public static class ModelFiles
             throw new InvalidDataException($"{source}: head_dim {hf.HeadDim} × {hf.NumAttentionHeads} heads ≠ hidden_size {hf.HiddenSize}, which the engine does not support");
         if (hf.HasOutputBias || hf.MlpBias)
             throw new InvalidDataException($"{source}: o_proj or MLP biases are not supported");
+        // Dynamic scaling exists to run past max_position_embeddings; the engine's sessions need a bound.
+        int positions = Math.Min(LlamaConfig.MaxPositions, hf.RopeScaling?.ExtendedLength(hf.MaxPositionEmbeddings) ?? hf.MaxPositionEmbeddings);
         var config = new LlamaConfig(hf.HiddenSize, hf.IntermediateSize, hf.NumHiddenLayers, hf.NumAttentionHeads, hf.NumKeyValueHeads,
-            hf.VocabSize, hf.MaxPositionEmbeddings, (float)hf.RopeTheta, (float)hf.RmsNormEps, hf.TieWordEmbeddings, hf.HasQkvBias);
+            hf.VocabSize, positions, (float)hf.RopeTheta, (float)hf.RmsNormEps, hf.TieWordEmbeddings, hf.HasQkvBias, hf.RopeScaling);
         if (config.Problem() is { } problem)
             throw new InvalidDataException($"{source}: {problem}");
         return config;
@@ -101,8 +111,9 @@ public static class ModelFiles
         NumAttentionHeads = c.Heads,
         NumKeyValueHeads = c.KvHeads,
         VocabSize = c.VocabSize,
-        MaxPositionEmbeddings = c.MaxSequenceLength,
+        MaxPositionEmbeddings = c.RopeScaling?.Type == RopeScalingType.Dynamic ? c.RopeScaling.OriginalMaxPositions : c.MaxSequenceLength,
         RopeTheta = c.RopeTheta,
+        RopeScaling = c.RopeScaling,
         RmsNormEps = c.NormEpsilon,
         TieWordEmbeddings = c.TiedEmbeddings,
         TorchDtype = dtype switch { TensorDType.F16 => "float16", TensorDType.BF16 => "bfloat16", _ => "float32" },

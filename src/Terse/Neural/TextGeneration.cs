@@ -9,29 +9,38 @@ namespace Terse.Neural;
 /// <summary>What <see cref="TextGeneration.Generate"/> produced.</summary>
 /// <param name="Tokens">Every token fed or chosen, starting with BOS and the prompt.</param>
 /// <param name="PromptTokens">How many of <paramref name="Tokens"/> came from the prompt (BOS included).</param>
-/// <param name="StoppedAtBos">Generation ended because the model chose BOS (else the step budget ran out).</param>
+/// <param name="StoppedAtBos">Generation ended because the model chose BOS (else the step budget ran out, or it chose an EOS).</param>
 /// <param name="Seconds">Wall time of the decoding loop.</param>
-public sealed record GenerationResult(IReadOnlyList<int> Tokens, int PromptTokens, bool StoppedAtBos, double Seconds);
+public sealed record GenerationResult(IReadOnlyList<int> Tokens, int PromptTokens, bool StoppedAtBos, double Seconds)
+{
+    /// <summary>Generation ended at one of the model's <see cref="LlamaModel.EosTokenIds"/>.</summary>
+    public bool StoppedAtEos { get; init; }
+}
 
 /// <summary>
 /// Text generation with the rules of llama2.c's <c>run.c</c>: the prompt is encoded with BOS in front;
 /// <c>steps</c> counts positions including BOS and the prompt (0 or more than the model's length
 /// means its length); prompt tokens are forced, then tokens are sampled; choosing BOS ends the text;
 /// each token is printed as run.c prints it after the one before (see <see cref="PrintedBytes"/>).
+/// Beyond run.c, an end-of-sequence id the model's files declare (<see cref="LlamaModel.EosTokenIds"/>,
+/// from generation_config.json or config.json) also ends the text, and a tokenizer without BOS uses the
+/// model's declared one.
 /// </summary>
 public static class TextGeneration
 {
     public static GenerationResult Generate(LlamaModel model, Tokenizer tokenizer, string prompt, int steps, Sampler sampler,
         Action<ReadOnlySpan<byte>>? print = null, LoraAdapter? adapter = null)
     {
-        int bos = tokenizer.BosId ?? throw new ArgumentException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token");
+        int bos = tokenizer.BosId ?? model.BosTokenId ?? throw new ArgumentException($"tokenizer '{tokenizer.Name}' has no beginning-of-sequence token and the model declares none");
         if (tokenizer.VocabularySize != model.Config.VocabSize)
             throw new ArgumentException($"tokenizer '{tokenizer.Name}' has {tokenizer.VocabularySize} tokens but the model has {model.Config.VocabSize}");
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         int length = model.Config.MaxSequenceLength;
         if (steps == 0 || steps > length)
             steps = length;
-        var promptTokens = tokenizer.Encode(prompt, new EncodeOptions(AddBos: true));
+        int[] promptTokens = tokenizer.BosId is null
+            ? [bos, .. tokenizer.Encode(prompt, new EncodeOptions(AddBos: false))]
+            : tokenizer.Encode(prompt, new EncodeOptions(AddBos: true));
         if (promptTokens.Length == 0 || promptTokens[0] != bos)
             throw new InvalidOperationException("the encoded prompt does not start with BOS");
 
@@ -48,7 +57,7 @@ public static class TextGeneration
             print?.Invoke(PrintedBytes(tokenizer, promptTokens[i - 1], promptTokens[i]));
             tokens.Add(promptTokens[i]);
         }
-        bool stoppedAtBos = false;
+        bool stoppedAtBos = false, stoppedAtEos = false;
         if (promptTokens.Length <= steps)
             for (int position = promptTokens.Length; ; position++)
             {
@@ -58,13 +67,18 @@ public static class TextGeneration
                     stoppedAtBos = true;
                     break;
                 }
+                if (model.EosTokenIds.Contains(next))
+                {
+                    stoppedAtEos = true;
+                    break;
+                }
                 print?.Invoke(PrintedBytes(tokenizer, tokens[^1], next));
                 tokens.Add(next);
                 if (position == steps)
                     break;
                 logits = session.Step(next);
             }
-        return new GenerationResult(tokens, printedPrompt + 1, stoppedAtBos, clock.Elapsed.TotalSeconds);
+        return new GenerationResult(tokens, printedPrompt + 1, stoppedAtBos, clock.Elapsed.TotalSeconds) { StoppedAtEos = stoppedAtEos };
     }
 
     /// <summary>

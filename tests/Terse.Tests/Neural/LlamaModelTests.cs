@@ -94,4 +94,23 @@ public class TextGenerationTests
         }
         Assert.Equal(expectedBytes, printed);
     }
+
+    [Fact]
+    public void StopsAtAnEndOfSequenceIdTheModelDeclares()
+    {
+        var tokenizer = Terse.Tokenization.Llama2c.Llama2cTokenizer.Stories260K;
+        var free = Terse.Neural.TextGeneration.Generate(ModelFixtures.Stories260K, tokenizer, "Once upon a time", 40, new Terse.Neural.Sampler(0));
+        Assert.False(free.StoppedAtEos);
+        // The first generated token not seen before it, so that declaring it EOS changes nothing earlier.
+        int at = Enumerable.Range(free.PromptTokens, free.Tokens.Count - free.PromptTokens).First(j => !free.Tokens.Take(j).Contains(free.Tokens[j]));
+        int eos = free.Tokens[at];
+        // The same weights declaring that id as EOS (as generation_config.json would).
+        var declaring = new LlamaModel(ModelFixtures.Stories260K.Config) { EosTokenIds = [eos] };
+        foreach (var parameter in ModelFixtures.Stories260K.Parameters)
+            parameter.Value.Span.CopyTo(declaring.Parameters[parameter.Name].Value.Span);
+        var stopped = Terse.Neural.TextGeneration.Generate(declaring, tokenizer, "Once upon a time", 40, new Terse.Neural.Sampler(0));
+        Assert.True(stopped.StoppedAtEos);
+        Assert.False(stopped.StoppedAtBos);
+        Assert.Equal(free.Tokens.Take(at), stopped.Tokens);
+    }
 }

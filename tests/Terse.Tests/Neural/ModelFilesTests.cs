@@ -99,6 +99,68 @@ public class ModelFilesTests
     }
 
     [Fact]
+    public void ShardedCheckpointsLoadAsOneFileWouldAndTheirIndexIsChecked()
+    {
+        var folder = Directory.CreateTempSubdirectory("terse-hf-shards-");
+        try
+        {
+            var model = LlamaModel.CreateRandom(new LlamaConfig(32, 48, 2, 4, 2, 40, 16), 3);
+            ModelFiles.SaveHuggingFace(model, folder.FullName, TensorDType.BF16);
+            string single = Path.Combine(folder.FullName, "model.safetensors");
+            var tensors = Safetensors.ReadAll(single);
+            var first = tensors.Where(t => t.Name.StartsWith("model.embed_tokens.", StringComparison.Ordinal) || t.Name.StartsWith("model.layers.0.", StringComparison.Ordinal)).ToList();
+            var second = tensors.Except(first).ToList();
+            const string Shard1 = "model-00001-of-00002.safetensors", Shard2 = "model-00002-of-00002.safetensors";
+            Safetensors.Write(Path.Combine(folder.FullName, Shard1), first, Safetensors.PyTorchMetadata);
+            Safetensors.Write(Path.Combine(folder.FullName, Shard2), second, Safetensors.PyTorchMetadata);
+            var map = first.ToDictionary(t => t.Name, _ => Shard1).Concat(second.ToDictionary(t => t.Name, _ => Shard2)).ToDictionary();
+            string index = Path.Combine(folder.FullName, SafetensorsShards.IndexFile);
+            void WriteIndex(IDictionary<string, string> weightMap) =>
+                File.WriteAllText(index, System.Text.Json.JsonSerializer.Serialize(new { metadata = new { total_size = 1 }, weight_map = weightMap }));
+            WriteIndex(map);
+
+            // transformers prefers model.safetensors when both exist; without it the index is read.
+            var fromSingle = ModelFiles.Load(folder.FullName);
+            File.Delete(single);
+            foreach (var loaded in new[] { ModelFiles.Load(folder.FullName), ModelFiles.Load(index) })
+                foreach (var parameter in fromSingle.Parameters)
+                    Assert.True(parameter.Value.Span.SequenceEqual(loaded.Parameters[parameter.Name].Value.Span), parameter.Name);
+
+            string someName = second[0].Name;
+            void Refused(string expected, string file)
+            {
+                var error = Assert.Throws<InvalidDataException>(() => ModelFiles.Load(folder.FullName));
+                Assert.StartsWith(Path.Combine(folder.FullName, file), error.Message);
+                Assert.Contains(expected, error.Message);
+            }
+            WriteIndex(map.Where(e => e.Key != someName).ToDictionary());
+            Refused($"tensor '{someName}' is not in model.safetensors.index.json's weight_map", Shard2);
+            WriteIndex(map.Append(new("model.layers.9.mlp.up_proj.weight", Shard1)).ToDictionary());
+            Refused($"weight_map puts tensor 'model.layers.9.mlp.up_proj.weight' in {Shard1}, which does not hold it", SafetensorsShards.IndexFile);
+            WriteIndex(map.ToDictionary(e => e.Key, e => e.Key == someName ? Shard1 : e.Value));
+            Refused($"weight_map puts tensor '{someName}' in {Shard1}, which does not hold it", SafetensorsShards.IndexFile);
+            WriteIndex(map.ToDictionary(e => e.Key, e => e.Key == someName ? "model-00003-of-00003.safetensors" : e.Value));
+            Refused("weight_map names model-00003-of-00003.safetensors, which is not in", SafetensorsShards.IndexFile);
+            WriteIndex(map.ToDictionary(e => e.Key, e => e.Key == someName ? "../" + Shard2 : e.Value));
+            Refused($"field 'weight_map.{someName}' must be the name of a .safetensors file in the same folder", SafetensorsShards.IndexFile);
+            string entry = $"\"{someName}\": \"{Shard2}\"";
+            File.WriteAllText(index, "{\"weight_map\": {" + entry + ", " + entry + "}}");
+            Refused($"field 'weight_map.{someName}' appears twice", SafetensorsShards.IndexFile);
+            File.WriteAllText(index, """{"metadata": {}}""");
+            Refused("field 'weight_map' is required", SafetensorsShards.IndexFile);
+
+            // A tensor in two shards: the index can map it to one only.
+            Safetensors.Write(Path.Combine(folder.FullName, Shard2), second.Append(first[0]), Safetensors.PyTorchMetadata);
+            WriteIndex(map);
+            Refused($"tensor '{first[0].Name}' is mapped to {Shard1}", Shard2);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void MissingOrInconsistentHuggingFaceFilesAreClearErrors()
     {
         var folder = Directory.CreateTempSubdirectory("terse-hf-bad-");

@@ -34,6 +34,9 @@ public sealed record HuggingFaceLlamaConfig
 
     public double RopeTheta { get; init; } = 10000;
 
+    /// <summary><c>rope_scaling</c> (or <c>rope_parameters</c>); null for the default rotary embedding.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
     public double RmsNormEps { get; init; } = 1e-6;
 
     public bool TieWordEmbeddings { get; init; }
@@ -64,6 +67,24 @@ public sealed record HuggingFaceLlamaConfig
 
     public static HuggingFaceLlamaConfig Read(string path) => Parse(JsonFields.ReadFile(path), path);
 
+    public const string GenerationConfigFile = "generation_config.json";
+
+    /// <summary>
+    /// This configuration with the <c>bos_token_id</c> / <c>eos_token_id</c> of a generation_config.json,
+    /// which transformers' generation prefers to config.json's; fields it leaves out keep config.json's.
+    /// </summary>
+    public HuggingFaceLlamaConfig WithGenerationConfig(string path) =>
+        JsonFields.Parse(JsonFields.ReadFile(path), path, fields =>
+        {
+            var bos = fields.Int("bos_token_id", 0);
+            var eos = fields.IntOrIntList("eos_token_id", 0);
+            if (bos >= VocabSize)
+                throw fields.Error("bos_token_id", $"must be below vocab_size {VocabSize}");
+            if (eos?.Any(id => id >= VocabSize) == true)
+                throw fields.Error("eos_token_id", $"must be below vocab_size {VocabSize}");
+            return this with { BosTokenId = bos ?? BosTokenId, EosTokenIds = eos ?? EosTokenIds };
+        });
+
     /// <summary>Parses config.json text; a missing, mistyped, inconsistent or unsupported field is an <see cref="InvalidDataException"/>.</summary>
     public static HuggingFaceLlamaConfig Parse(string json, string source = "config.json") =>
         JsonFields.Parse(json, source, fields =>
@@ -73,7 +94,8 @@ public sealed record HuggingFaceLlamaConfig
                 throw fields.Error("hidden_act", "must be \"silu\" (SwiGLU) for a Llama-family model");
             if (fields.Bool("use_sliding_window") == true)
                 throw fields.Error("use_sliding_window", "is not supported (sliding-window attention)");
-            double? ropeTheta = ReadRopeParameters(fields, "rope_scaling") ?? ReadRopeParameters(fields, "rope_parameters");
+            int maxPositions = fields.Int("max_position_embeddings", 1) ?? 2048;
+            var (scaling, ropeTheta) = ReadRopeParameters(fields, maxPositions);
 
             int heads = fields.RequiredInt("num_attention_heads", 1);
             var config = new HuggingFaceLlamaConfig
@@ -86,8 +108,9 @@ public sealed record HuggingFaceLlamaConfig
                 NumKeyValueHeads = fields.Int("num_key_value_heads", 1) ?? heads,
                 VocabSize = fields.RequiredInt("vocab_size", 1),
                 ConfiguredHeadDim = fields.Int("head_dim", 1),
-                MaxPositionEmbeddings = fields.Int("max_position_embeddings", 1) ?? 2048,
+                MaxPositionEmbeddings = maxPositions,
                 RopeTheta = fields.Number("rope_theta") ?? ropeTheta ?? 10000,
+                RopeScaling = scaling,
                 RmsNormEps = fields.Number("rms_norm_eps") ?? 1e-6,
                 TieWordEmbeddings = fields.Bool("tie_word_embeddings") ?? false,
                 AttentionBias = fields.Bool("attention_bias") ?? false,
@@ -121,27 +144,95 @@ public sealed record HuggingFaceLlamaConfig
     }
 
     /// <summary>
-    /// Accepts only the default (unscaled) rotary embedding, which is all the engine implements;
-    /// returns the rope_theta the object carries, if any (newer transformers move it there).
+    /// Reads <c>rope_scaling</c> and its newer name <c>rope_parameters</c> (which may also carry rope_theta):
+    /// the scaling (null for the default rotary embedding) and the theta found there, if any. Types the
+    /// engine does not implement are refused, naming the field.
     /// </summary>
-    private static double? ReadRopeParameters(JsonFields fields, string field)
+    private static (RopeScaling? Scaling, double? Theta) ReadRopeParameters(JsonFields fields, int maxPositions)
     {
-        if (fields.Get(field) is not { } value)
-            return null;
-        if (value.ValueKind != System.Text.Json.JsonValueKind.Object)
-            throw fields.Error(field, "must be an object or null");
-        string? type = null;
-        double? theta = null;
-        foreach (var property in value.EnumerateObject())
+        var (scaling, theta) = ReadRopeObject(fields, "rope_scaling", maxPositions);
+        var (newScaling, newTheta) = ReadRopeObject(fields, "rope_parameters", maxPositions);
+        if (scaling is not null && newScaling is not null && scaling != newScaling)
+            throw fields.Error("rope_parameters", "disagrees with rope_scaling");
+        return (scaling ?? newScaling, theta ?? newTheta);
+    }
+
+    private static (RopeScaling? Scaling, double? Theta) ReadRopeObject(JsonFields fields, string field, int maxPositions)
+    {
+        if (fields.Object(field) is not { } rope)
+            return (null, null);
+        // transformers reads "rope_type" and falls back to the older "type".
+        string typeField = rope.Get("rope_type") is not null ? "rope_type" : "type";
+        string type = rope.String(typeField) ?? throw rope.Error("rope_type", "is required");
+        if (rope.Number("partial_rotary_factor") is { } partial && partial != 1)
+            throw rope.Error("partial_rotary_factor", "other than 1 is not supported (the engine rotates whole heads)");
+        double Required(string name) => rope.Number(name) ?? throw rope.Error(name, $"is required for rope_type \"{type}\"");
+        RopeScaling? scaling = type switch
         {
-            if (property.Name is "rope_type" or "type" && property.Value.ValueKind == System.Text.Json.JsonValueKind.String)
-                type = property.Value.GetString();
-            else if (property.Name == "rope_theta" && property.Value.TryGetDouble(out double t) && double.IsFinite(t))
-                theta = t;
+            "default" => null,
+            "linear" => new RopeScaling { Type = RopeScalingType.Linear, Factor = Required("factor") },
+            // transformers' dynamic NTK measures the sequence against max_position_embeddings itself.
+            "dynamic" => new RopeScaling { Type = RopeScalingType.Dynamic, Factor = Required("factor"), OriginalMaxPositions = maxPositions },
+            "llama3" => new RopeScaling
+            {
+                Type = RopeScalingType.Llama3,
+                Factor = Required("factor"),
+                LowFrequencyFactor = Required("low_freq_factor"),
+                HighFrequencyFactor = Required("high_freq_factor"),
+                OriginalMaxPositions = rope.RequiredInt("original_max_position_embeddings", 1),
+            },
+            "yarn" => ReadYarn(rope, maxPositions, Required("factor")),
+            _ => throw rope.Error(typeField, "must be \"default\", \"linear\", \"dynamic\", \"llama3\" or \"yarn\" (the rotary scalings the engine implements)"),
+        };
+        if (scaling?.Problem() is { } problem)
+            throw new InvalidDataException($"{fields.Source}: field '{field}': {problem}");
+        return (scaling, rope.Number("rope_theta"));
+    }
+
+    /// <summary>YaRN as transformers reads it: a stated original length replaces the factor with max_position_embeddings / original.</summary>
+    private static RopeScaling ReadYarn(JsonFields rope, int maxPositions, double factor)
+    {
+        int? original = rope.Int("original_max_position_embeddings", 1);
+        if (original is { } o)
+            factor = maxPositions / (double)o;
+        // transformers' `get(...) or default`: 0 counts as absent.
+        double OrDefault(string name, double fallback) => rope.Number(name) is { } v && v != 0 ? v : fallback;
+        return new RopeScaling
+        {
+            Type = RopeScalingType.Yarn,
+            Factor = factor,
+            OriginalMaxPositions = original ?? maxPositions,
+            BetaFast = OrDefault("beta_fast", 32),
+            BetaSlow = OrDefault("beta_slow", 1),
+            AttentionFactor = rope.Number("attention_factor") ?? RopeScaling.YarnAttentionFactor(factor, rope.Number("mscale"), rope.Number("mscale_all_dim")),
+            Truncate = rope.Bool("truncate") ?? true,
+        };
+    }
+
+    /// <summary>The rope_scaling object transformers reads back as <paramref name="scaling"/>.</summary>
+    private Dictionary<string, object?>? RopeScalingJson()
+    {
+        if (RopeScaling is not { } s)
+            return null;
+        var json = new Dictionary<string, object?> { ["rope_type"] = s.TypeName, ["factor"] = s.Factor };
+        switch (s.Type)
+        {
+            case RopeScalingType.Llama3:
+                json["low_freq_factor"] = s.LowFrequencyFactor;
+                json["high_freq_factor"] = s.HighFrequencyFactor;
+                json["original_max_position_embeddings"] = s.OriginalMaxPositions;
+                break;
+            case RopeScalingType.Yarn:
+                // Stated only when it differs, since transformers then derives the factor from it.
+                if (s.OriginalMaxPositions != MaxPositionEmbeddings)
+                    json["original_max_position_embeddings"] = s.OriginalMaxPositions;
+                json["beta_fast"] = s.BetaFast;
+                json["beta_slow"] = s.BetaSlow;
+                json["attention_factor"] = s.AttentionFactor;
+                json["truncate"] = s.Truncate;
+                break;
         }
-        if (type != "default")
-            throw fields.Error(field, "is not supported: only the default (unscaled) rotary embedding is");
-        return theta;
+        return json;
     }
 
     private static string ModelType(string architecture) => architecture == Qwen2Architecture ? "qwen2" : "llama";
@@ -165,6 +256,10 @@ public sealed record HuggingFaceLlamaConfig
             return $"rms_norm_eps {RmsNormEps} must be a positive finite number";
         if (!(RopeTheta > 0) || !double.IsFinite(RopeTheta))
             return $"rope_theta {RopeTheta} must be a positive finite number";
+        if (RopeScaling?.Problem() is { } scaling)
+            return scaling;
+        if (RopeScaling?.Type == RopeScalingType.Dynamic && RopeScaling.OriginalMaxPositions != MaxPositionEmbeddings)
+            return $"dynamic rope scaling measures against max_position_embeddings {MaxPositionEmbeddings}, not {RopeScaling.OriginalMaxPositions}";
         if (BosTokenId < 0 || EosTokenIds.Any(id => id < 0))
             return "token ids must be non-negative";
         return null;
@@ -188,7 +283,7 @@ public sealed record HuggingFaceLlamaConfig
             ["vocab_size"] = VocabSize,
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["rope_theta"] = RopeTheta,
-            ["rope_scaling"] = null,
+            ["rope_scaling"] = RopeScalingJson(),
             ["rms_norm_eps"] = RmsNormEps,
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["attention_dropout"] = 0.0,

@@ -13,9 +13,13 @@ internal sealed class JsonFields
 
     private readonly Dictionary<string, JsonElement> fields;
 
-    private JsonFields(Dictionary<string, JsonElement> fields, string source)
+    /// <summary>"outer." for the fields of a nested object, so that errors name the full path.</summary>
+    private readonly string prefix;
+
+    private JsonFields(Dictionary<string, JsonElement> fields, string source, string prefix = "")
     {
         this.fields = fields;
+        this.prefix = prefix;
         Source = source;
     }
 
@@ -48,18 +52,37 @@ internal sealed class JsonFields
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{source}: expected a JSON object, found {document.RootElement.ValueKind}");
-            var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                if (!fields.TryAdd(property.Name, property.Value))
-                    throw new InvalidDataException($"{source}: field '{property.Name}' appears twice");
-            }
-            return read(new JsonFields(fields, source));
+            return read(new JsonFields(Fields(document.RootElement, source, ""), source));
         }
     }
 
+    private static Dictionary<string, JsonElement> Fields(JsonElement obj, string source, string prefix)
+    {
+        var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var property in obj.EnumerateObject())
+        {
+            if (!fields.TryAdd(property.Name, property.Value))
+                throw new InvalidDataException($"{source}: field '{prefix}{property.Name}' appears twice");
+        }
+        return fields;
+    }
+
+    /// <summary>The fields of a nested object (null when absent or JSON null); its errors name "field.inner".</summary>
+    public JsonFields? Object(string field)
+    {
+        if (Get(field) is not { } value)
+            return null;
+        if (value.ValueKind != JsonValueKind.Object)
+            throw Error(field, "must be an object or null");
+        string inner = $"{prefix}{field}.";
+        return new JsonFields(Fields(value, Source, inner), Source, inner);
+    }
+
+    /// <summary>The names of the fields present (JSON null included), in file order.</summary>
+    public IEnumerable<string> Names => fields.Keys;
+
     public InvalidDataException Error(string field, string expectation) =>
-        new($"{Source}: field '{field}' {expectation}{(fields.TryGetValue(field, out var value) ? $", found {Describe(value)}" : "")}");
+        new($"{Source}: field '{prefix}{field}' {expectation}{(fields.TryGetValue(field, out var value) ? $", found {Describe(value)}" : "")}");
 
     /// <summary>The field's value, or null when it is absent or JSON null.</summary>
     public JsonElement? Get(string field) =>

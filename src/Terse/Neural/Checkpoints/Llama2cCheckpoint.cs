@@ -83,8 +83,8 @@ public static class Llama2cCheckpoint
     public static void Save(LlamaModel model, Stream stream)
     {
         var c = model.Config;
-        if (c.AttentionBias || c.RopeTheta != 10000f || c.NormEpsilon != 1e-5f)
-            throw new NotSupportedException("llama2.c checkpoints cannot express attention biases, rope theta ≠ 10000 or norm epsilon ≠ 1e-5");
+        if (c.AttentionBias || c.RopeTheta != 10000f || c.NormEpsilon != 1e-5f || c.RopeScaling is not null)
+            throw new NotSupportedException("llama2.c checkpoints cannot express attention biases, rope theta ≠ 10000, rope scaling or norm epsilon ≠ 1e-5");
         Span<byte> header = stackalloc byte[HeaderBytes];
         int[] fields = [c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KvHeads, c.TiedEmbeddings ? c.VocabSize : -c.VocabSize, c.MaxSequenceLength];
         for (int i = 0; i < fields.Length; i++)

@@ -25,6 +25,7 @@ public sealed class BatchPass
     private readonly LayerActivations[] _layers;
     private readonly FloatBuffer? _finalNormed, _finalRstd, _logits, _rowLosses, _lossScratch;
     private readonly FloatBuffer _keysTransposed;
+    private readonly RopeAngles _rope;
     private readonly FloatBuffer _dResidual, _dNormed, _dQuery, _dKey, _dValue, _dAttention, _dGate, _dUp, _dHidden;
     private Random _dropoutRandom;
     private readonly Dictionary<(int Layer, LlamaProjection Projection), LoraActivations> _lora = [];
@@ -62,6 +63,8 @@ public sealed class BatchPass
         EndLayer = end;
         HasHead = head && end == _c.Layers;
         _n = checked(batch * time);
+        // Every row is a whole sequence of `time` positions, one forward call in transformers' terms.
+        _rope = model.Rope.For(0, time);
         Gradients = gradients ?? new Gradients(adapter is null ? model.Parameters : model.Parameters.Concat(adapter.Parameters));
         int d = _c.Dim, kv = _c.KvDim, h = _c.HiddenDim;
         _hidden = new FloatBuffer[end - firstLayer + 1];
@@ -222,8 +225,8 @@ public sealed class BatchPass
             Project(i, LlamaProjection.Value, a.Normed1.Span, a.Value.Span);
             for (int r = 0; r < _n; r++)
             {
-                _model.Rope.Forward(a.Query.Span.Slice(r * d, d), r % Time);
-                _model.Rope.Forward(a.Key.Span.Slice(r * kv, kv), r % Time);
+                _rope.Forward(a.Query.Span.Slice(r * d, d), r % Time);
+                _rope.Forward(a.Key.Span.Slice(r * kv, kv), r % Time);
             }
             Attention.Forward(a.Query.Span, a.Key.Span, a.Value.Span, _keysTransposed.Span, a.Probabilities.Span, a.Attended.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
             Project(i, LlamaProjection.Output, a.Attended.Span, a.Middle.Span);
@@ -284,8 +287,8 @@ public sealed class BatchPass
                 _dQuery.Span, _dKey.Span, _dValue.Span, Batch, Time, _c.Heads, _c.KvHeads, _c.HeadSize);
             for (int r = 0; r < _n; r++)
             {
-                _model.Rope.Backward(_dQuery.Span.Slice(r * d, d), r % Time);
-                _model.Rope.Backward(_dKey.Span.Slice(r * kv, kv), r % Time);
+                _rope.Backward(_dQuery.Span.Slice(r * d, d), r % Time);
+                _rope.Backward(_dKey.Span.Slice(r * kv, kv), r % Time);
             }
             ProjectBackward(i, LlamaProjection.Query, _dQuery.Span, a.Normed1.Span, _dNormed.Span, false);
             ProjectBackward(i, LlamaProjection.Key, _dKey.Span, a.Normed1.Span, _dNormed.Span, true);

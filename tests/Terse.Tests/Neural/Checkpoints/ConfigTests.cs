@@ -1,3 +1,4 @@
+using Terse.Neural;
 using Terse.Neural.Checkpoints;
 
 namespace Terse.Tests.Neural.Checkpoints;
@@ -136,6 +137,80 @@ public class ConfigTests
         Assert.Null(config.BosTokenId);
     }
 
+    // The rope_scaling of Llama-3.2-1B's config.json.
+    private const string Llama32Scaling = """
+        {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+        """;
+
+    [Fact]
+    public void ReadsEveryRopeScalingTransformersDefinesThatTheEngineImplements()
+    {
+        RopeScaling? Scaling(string rope, string field = "rope_scaling", int maxPositions = 2048) =>
+            HuggingFaceLlamaConfig.Parse(Replace(Replace(TinyLlamaConfig, "\"rope_scaling\": null", $"\"{field}\": {rope}"),
+                "\"max_position_embeddings\": 2048", $"\"max_position_embeddings\": {maxPositions}")).RopeScaling;
+
+        var llama3 = Scaling(Llama32Scaling, maxPositions: 131072)!;
+        Assert.Equal((RopeScalingType.Llama3, 32.0, 8192, 1.0, 4.0), (llama3.Type, llama3.Factor, llama3.OriginalMaxPositions, llama3.LowFrequencyFactor, llama3.HighFrequencyFactor));
+        // The older "type" key, as LongChat-style linear configs spell it.
+        Assert.Equal(new RopeScaling { Type = RopeScalingType.Linear, Factor = 8 }, Scaling("""{"type": "linear", "factor": 8.0}"""));
+        // Dynamic NTK measures against max_position_embeddings itself.
+        Assert.Equal(new RopeScaling { Type = RopeScalingType.Dynamic, Factor = 2, OriginalMaxPositions = 2048 }, Scaling("""{"rope_type": "dynamic", "factor": 2.0}"""));
+        Assert.Null(Scaling("""{"rope_type": "default"}"""));
+        // YaRN: a stated original length replaces the factor; the attention factor is 0.1·ln(factor) + 1.
+        var yarn = Scaling("""{"rope_type": "yarn", "factor": 99, "original_max_position_embeddings": 4096, "rope_theta": 500000}""", "rope_parameters", 32768)!;
+        Assert.Equal((8.0, 4096, 32.0, 1.0, true), (yarn.Factor, yarn.OriginalMaxPositions, yarn.BetaFast, yarn.BetaSlow, yarn.Truncate));
+        Assert.Equal(0.1 * Math.Log(8) + 1, yarn.AttentionFactor, 15);
+        var deepseek = Scaling("""{"rope_type": "yarn", "factor": 40, "mscale": 1.0, "mscale_all_dim": 0.707, "beta_fast": 0, "truncate": false}""")!;
+        Assert.Equal((0.1 * Math.Log(40) + 1) / (0.1 * 0.707 * Math.Log(40) + 1), deepseek.AttentionFactor, 15);
+        Assert.Equal((32.0, false, 2048), (deepseek.BetaFast, deepseek.Truncate, deepseek.OriginalMaxPositions));
+    }
+
+    [Fact]
+    public void RopeScalingRoundTripsThroughConfigJson()
+    {
+        var baseConfig = HuggingFaceLlamaConfig.Parse(TinyLlamaConfig);
+        foreach (var scaling in new[]
+        {
+            new RopeScaling { Type = RopeScalingType.Linear, Factor = 4 },
+            new RopeScaling { Type = RopeScalingType.Dynamic, Factor = 2.5, OriginalMaxPositions = 2048 },
+            new RopeScaling { Type = RopeScalingType.Llama3, Factor = 8, OriginalMaxPositions = 512, LowFrequencyFactor = 1, HighFrequencyFactor = 4 },
+            new RopeScaling { Type = RopeScalingType.Yarn, Factor = 4, OriginalMaxPositions = 512, BetaFast = 16, AttentionFactor = 1.25, Truncate = false },
+            new RopeScaling { Type = RopeScalingType.Yarn, Factor = 3, OriginalMaxPositions = 2048, AttentionFactor = 1.1 },
+        })
+        {
+            var config = baseConfig with { RopeScaling = scaling };
+            Assert.Equal(scaling, HuggingFaceLlamaConfig.Parse(config.ToJson()).RopeScaling);
+        }
+    }
+
+    [Fact]
+    public void GenerationConfigOverridesConfigJsonsTokenIds()
+    {
+        var folder = Directory.CreateTempSubdirectory("terse-generation-");
+        try
+        {
+            var config = HuggingFaceLlamaConfig.Parse(TinyLlamaConfig);
+            string path = Path.Combine(folder.FullName, HuggingFaceLlamaConfig.GenerationConfigFile);
+            File.WriteAllText(path, """{"bos_token_id": 7, "eos_token_id": [2, 9], "do_sample": true, "temperature": 0.6}""");
+            var updated = config.WithGenerationConfig(path);
+            Assert.Equal(7, updated.BosTokenId);
+            Assert.Equal([2, 9], updated.EosTokenIds);
+            File.WriteAllText(path, """{"eos_token_id": 5}""");
+            var eosOnly = config.WithGenerationConfig(path);
+            Assert.Equal(1, eosOnly.BosTokenId);
+            Assert.Equal([5], eosOnly.EosTokenIds);
+            File.WriteAllText(path, """{"eos_token_id": [2, 32000]}""");
+            var error = Assert.Throws<InvalidDataException>(() => config.WithGenerationConfig(path));
+            Assert.Contains($"{path}: field 'eos_token_id' must be below vocab_size 32000", error.Message);
+            File.WriteAllText(path, """{"bos_token_id": "1"}""");
+            Assert.Contains("'bos_token_id' must be a non-negative integer", Assert.Throws<InvalidDataException>(() => config.WithGenerationConfig(path)).Message);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void ConfigRoundTripsThroughItsJson()
     {
@@ -197,7 +272,19 @@ public class ConfigTests
         { Replace(TinyLlamaConfig, "\"num_attention_heads\": 32", "\"num_attention_heads\": 32, \"head_dim\": 7"), "must be positive and even" },
         { Replace(TinyLlamaConfig, "\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -1"), "rms_norm_eps" },
         { Replace(TinyLlamaConfig, "\"rope_theta\": 10000.0", "\"rope_theta\": \"big\""), "'rope_theta' must be a finite number" },
-        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}"), "'rope_scaling' is not supported" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 8.0}"), "'rope_scaling.rope_type' must be \"default\", \"linear\", \"dynamic\", \"llama3\" or \"yarn\"" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"su\", \"factor\": 8.0}"), "'rope_scaling.type' must be" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"factor\": 8.0}"), "'rope_scaling.rope_type' is required" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}"), "'rope_scaling.low_freq_factor' is required for rope_type \"llama3\"" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1, \"high_freq_factor\": 4}"), "'rope_scaling.original_max_position_embeddings' is required" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 4, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192}"), "'rope_scaling': llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\"}"), "'rope_scaling.factor' is required" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": \"2\"}"), "'rope_scaling.factor' must be a finite number, found \"2\"" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": -2}"), "factor -2 must be a positive finite number" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2, \"factor\": 3}"), "'rope_scaling.factor' appears twice" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2, \"partial_rotary_factor\": 0.5}"), "'rope_scaling.partial_rotary_factor' other than 1 is not supported" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": [1]"), "'rope_scaling' must be an object or null" },
+        { Replace(TinyLlamaConfig, "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2}, \"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 3}"), "'rope_parameters' disagrees with rope_scaling" },
         { Replace(TinyLlamaConfig, "\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\""), "'hidden_act' must be \"silu\"" },
         { Replace(TinyLlamaConfig, "\"tie_word_embeddings\": false", "\"tie_word_embeddings\": 0"), "'tie_word_embeddings' must be true or false" },
         { Replace(TinyLlamaConfig, "\"eos_token_id\": 2", "\"eos_token_id\": [2, \"x\"]"), "'eos_token_id' must be an integer" },
