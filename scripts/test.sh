@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prereqs.sh
+scripts/reference-prereqs.sh
 dotnet build Terse.slnx -c Release -nologo -v quiet
 dotnet test Terse.slnx -c Release --no-build -nologo --logger "console;verbosity=normal" "$@"
