@@ -19,10 +19,8 @@ public static class ZTokenContainerCommand
             Console.Error.WriteLine("usage: ztokens-container MODEL_DIR TEXT… [--kb N]");
             return 2;
         }
-        int at = Array.IndexOf(args, "--kb");
-        int kilobytes = at >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : 100;
-        var model = ZTokenModel.Load(files[0], Terse.Models.ModelResolver.Load);
-        var tokenizer = Terse.Tokenization.TokenizerRegistry.Load(ZTokenModel.ReadManifest(files[0]).Tokenizer);
+        int kilobytes = ZTokenBench.IntOption(args, "--kb", 100);
+        var (model, tokenizer) = ZTokenBench.Load(files[0]);
         var compressor = new ZTokenCompressor(model, tokenizer);
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"model {files[0]}, base {model.BaseName}; the first {kilobytes} KB of each file (cut at a line end)");

@@ -20,10 +20,9 @@ public static class ZTokenGenerationCommand
             Console.Error.WriteLine("usage: ztokens-generation MODEL_DIR TEXT [--segments N] [--time K]");
             return 2;
         }
-        int Option(string name, int fallback) => Array.IndexOf(args, name) is int at and >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-        var model = ZTokenModel.Load(args[0], Terse.Models.ModelResolver.Load);
+        int Option(string name, int fallback) => ZTokenBench.IntOption(args, name, fallback);
+        var (model, tokenizer) = ZTokenBench.Load(args[0]);
         var generation = ZTokenGeneration.Load(model, args[0]) ?? throw new ArgumentException($"{args[0]} has no inferencer");
-        var tokenizer = Terse.Tokenization.TokenizerRegistry.Load(ZTokenModel.ReadManifest(args[0]).Tokenizer);
         var ids = tokenizer.Encode(File.ReadAllText(args[1]));
         var baseModel = Terse.Models.ModelResolver.Load(model.BaseName);
         var figures = generation.Evaluate(ids, baseModel, Option("--segments", 500));

@@ -19,10 +19,8 @@ public static class ZTokenSearchCommand
             Console.Error.WriteLine("usage: ztokens-search MODEL_DIR TEXT [--segments N]");
             return 2;
         }
-        int at = Array.IndexOf(args, "--segments");
-        int limit = at >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : 500;
-        var model = ZTokenModel.Load(args[0], Terse.Models.ModelResolver.Load);
-        var tokenizer = Terse.Tokenization.TokenizerRegistry.Load(ZTokenModel.ReadManifest(args[0]).Tokenizer);
+        int limit = ZTokenBench.IntOption(args, "--segments", 500);
+        var (model, tokenizer) = ZTokenBench.Load(args[0]);
         var ids = tokenizer.Encode(File.ReadAllText(args[1]));
         int n = model.Shape.SegmentLength;
         var segments = Enumerable.Range(0, Math.Min(limit, ids.Length / n)).Select(i => ids.AsSpan(i * n, n).ToArray()).ToList();

@@ -21,10 +21,8 @@ public static class ZTokenSpeedCommand
             Console.Error.WriteLine("usage: ztokens-speed MODEL_DIR FILE [--kb N] [--repeats R]");
             return 2;
         }
-        int Option(string name, int fallback) => Array.IndexOf(args, name) is int at and >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-        int kb = Option("--kb", 20), repeats = Option("--repeats", 3);
-        var model = ZTokenModel.Load(args[0], Terse.Models.ModelResolver.Load);
-        var tokenizer = Terse.Tokenization.TokenizerRegistry.Load(ZTokenModel.ReadManifest(args[0]).Tokenizer);
+        int kb = ZTokenBench.IntOption(args, "--kb", 20), repeats = ZTokenBench.IntOption(args, "--repeats", 3);
+        var (model, tokenizer) = ZTokenBench.Load(args[0]);
         var text = File.ReadAllBytes(args[1]);
         text = text[..Math.Min(text.Length, kb * 1000)];
         while (text.Length > 0 && (text[^1] & 0xC0) == 0x80)
