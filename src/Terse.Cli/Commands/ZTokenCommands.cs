@@ -303,7 +303,7 @@ public static class ZTokenCommands
         var o = Console.Out;
         o.WriteLine($"{r.Segments:N0} segments of {result.SegmentLength} tokens ({r.TextTokens:N0} tokens), |Z| = {result.Codes}");
         o.WriteLine($"  ratio {r.Ratio:F2} text tokens per Z-token (mean code {r.MeanCodeLength:F2}); exact from the code alone: {r.ExactRate:P1} of segments; token accuracy {r.TokenAccuracy:P1}");
-        o.WriteLine($"  bits/token: Z code {r.CodeBitsPerToken:F3}; lossless payload (code + corrections or raw) {r.LosslessBitsPerToken:F3}; " +
+        o.WriteLine($"  bits/token: Z code {r.CodeBitsPerToken:F3}; lossless payload, estimated (code + residual, or raw) {r.LosslessBitsPerToken:F3}; " +
             $"decompressor cross-entropy after the code {r.ReconstructionBitsPerToken:F3} (after another segment's code {r.ReconstructionBitsPerTokenOtherCode:F3})");
         o.WriteLine($"  entropy bound: base model per segment from BOS {r.SurprisalBitsPerToken:F3}; entropy coder on the same tokens {result.EntropyCoderBitsPerToken:F3}");
         o.WriteLine($"  code length vs surprisal: Pearson {r.SurprisalCodeLengthPearson:F3}, Spearman {r.SurprisalCodeLengthSpearman:F3}");
