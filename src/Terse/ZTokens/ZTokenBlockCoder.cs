@@ -97,7 +97,7 @@ internal sealed class ZTokenBlockCoder
     {
         Reset();
         var decoder = new RangeDecoder(stream);
-        var code = new List<int>(_maxCode);
+        var code = new int[_maxCode];
         for (int start = 0; start < tokens.Length; start += segmentLength)
         {
             var segment = tokens.Slice(start, Math.Min(segmentLength, tokens.Length - start));
@@ -113,14 +113,13 @@ internal sealed class ZTokenBlockCoder
                 decoder.CheckNotBeyondEnd();
                 continue;
             }
-            code.Clear();
             int length = _lengths.Decode(ref decoder) + 1;
             for (int k = 0; k < length; k++)
-                code.Add(_v.FirstCode + _codes.Decode(ref decoder));
+                code[k] = _v.FirstCode + _codes.Decode(ref decoder);
             if (kind == SegmentKind.Exact)
-                _codec.Decode(code.ToArray(), segment.Length, Corrections.None).CopyTo(segment);
+                _codec.Decode(code.AsSpan(0, length), segment.Length, Corrections.None).CopyTo(segment);
             else
-                _codec.DecodeResidual(code.ToArray(), segment, ref decoder);
+                _codec.DecodeResidual(code.AsSpan(0, length), segment, ref decoder);
         }
         decoder.CheckNotBeyondEnd();
         if (decoder.Position < stream.Length)

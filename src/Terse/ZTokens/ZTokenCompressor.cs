@@ -77,10 +77,15 @@ public sealed class ZTokenCompressor
     public static ZTokenContainerHeader ReadHeader(ReadOnlySpan<byte> container, long? maxOutputBytes = null)
     {
         var header = ZTokenContainer.ReadHeader(container);
-        long limit = maxOutputBytes ?? DecodeLimits.For(container.Length);
+        CheckLimits(header, container.Length, maxOutputBytes);
+        return header;
+    }
+
+    private static void CheckLimits(ZTokenContainerHeader header, long containerLength, long? maxOutputBytes)
+    {
+        long limit = maxOutputBytes ?? DecodeLimits.For(containerLength);
         DecodeLimits.Check(ZTokenContainer.Name, header.OriginalLength, limit);
         DecodeLimits.Check(ZTokenContainer.Name, header.TokenCount, limit, "tokens");
-        return header;
     }
 
     /// <summary>
@@ -142,8 +147,8 @@ public sealed class ZTokenCompressor
     /// </remarks>
     public byte[] Decompress(ReadOnlySpan<byte> container, IProgress<double>? progress = null, long? maxOutputBytes = null)
     {
-        ReadHeader(container, maxOutputBytes);
         var (header, payload) = ZTokenContainer.Read(container, _model.Vocabulary.FirstCode);
+        CheckLimits(header, container.Length, maxOutputBytes);
         CheckMatches(header);
         var ids = new int[header.TokenCount];
         int done = 0;

@@ -143,15 +143,28 @@ public sealed class ZTokenGeneration
     /// </summary>
     public (int[] Text, List<int[]> Codes) Generate(ReadOnlySpan<int> prompt, int segments)
     {
+        var codes = ContinueCodes(prompt, segments);
+        return (DecodeCodes(codes), codes);
+    }
+
+    /// <summary>The codes of <paramref name="segments"/> new segments after the prompt's, written by the inferencer.</summary>
+    private List<int[]> ContinueCodes(ReadOnlySpan<int> prompt, int segments)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(segments);
         var codes = SegmentCodes(_codec, prompt);
         int first = codes.Count;
         for (int s = 0; s < segments; s++)
             codes.Add(NextCode(codes));
-        var text = new List<int>();
-        for (int i = first; i < codes.Count; i++)
-            text.AddRange(_codec.Decode(codes[i], _z.Shape.SegmentLength, Corrections.None));
-        return ([.. text], codes[first..]);
+        return codes[first..];
+    }
+
+    /// <summary>The decompressor's greedy text of each code, one whole segment each.</summary>
+    private int[] DecodeCodes(List<int[]> codes)
+    {
+        var text = new List<int>(codes.Count * _z.Shape.SegmentLength);
+        foreach (var code in codes)
+            text.AddRange(_codec.Decode(code, _z.Shape.SegmentLength, Corrections.None));
+        return [.. text];
     }
 
     private int[] NextCode(IReadOnlyList<int[]> codes)
@@ -231,14 +244,10 @@ public sealed class ZTokenGeneration
         if (1 + context + segments * n > baseModel.Config.MaxSequenceLength)
             throw new ArgumentException($"{context} tokens of context and {segments * n} more do not fit the base model's {baseModel.Config.MaxSequenceLength} positions");
         var clock = Stopwatch.StartNew();
-        var codes = SegmentCodes(_codec, prompt);
-        int first = codes.Count;
-        for (int s = 0; s < segments; s++)
-            codes.Add(NextCode(codes));
+        var codes = ContinueCodes(prompt, segments);
         double z = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        for (int i = first; i < codes.Count; i++)
-            _codec.Decode(codes[i], _z.Shape.SegmentLength, Corrections.None);
+        DecodeCodes(codes);
         double decode = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var session = baseModel.CreateSession(1 + context + segments * n);
